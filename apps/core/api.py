@@ -1,0 +1,25 @@
+from django.http import HttpRequest, HttpResponse
+from ninja import Router
+
+from apps.core.envelope import json_error_response
+from apps.core.exceptions import ErrorCode
+from apps.core.health import readiness
+from apps.core.schemas import HealthOut, ReadinessOut
+
+router = Router(tags=["health"], auth=None)
+
+
+@router.get("/health", response=HealthOut, summary="Liveness")
+async def health(request: HttpRequest) -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@router.get("/health/ready", response={200: ReadinessOut, 503: ReadinessOut}, summary="Readiness")
+async def health_ready(request: HttpRequest) -> dict[str, object] | HttpResponse:
+    checks = await readiness()
+    if all(state == "ok" for state in checks.values()):
+        return {"status": "ok", "checks": checks}
+    # 503 keeps the envelope's error code but still reports which dependency is down.
+    return json_error_response(
+        503, ErrorCode.SERVICE_UNAVAILABLE, data={"status": "unavailable", "checks": checks}
+    )

@@ -1,0 +1,111 @@
+"""The uniform response envelope {"code", "message", "data"}: renderer, error bodies and OpenAPI wrapping."""
+
+import copy
+import json
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse
+from ninja.renderers import JSONRenderer
+from ninja.responses import NinjaJSONEncoder
+
+from apps.core.exceptions import DEFAULT_MESSAGES, ErrorCode, code_for_status
+
+NO_ENVELOPE = "x-no-envelope"  # openapi_extra flag of the few routes that answer a bare document
+
+
+class Enveloped(dict[str, Any]):
+    """A body that already is an envelope (errors); the renderer passes it through untouched."""
+
+
+def envelope(code: int, message: str, data: Any = None) -> Enveloped:
+    return Enveloped(code=int(code), message=message, data=data)
+
+
+def error_body(code: ErrorCode, message: str | None = None, data: Any = None) -> Enveloped:
+    return envelope(code, message or DEFAULT_MESSAGES[code], data)
+
+
+def json_error_response(
+    status: int, code: ErrorCode | None = None, message: str | None = None, data: Any = None
+) -> HttpResponse:
+    """An envelope response built outside Ninja (middleware, catch-all views)."""
+    body = error_body(code or code_for_status(status), message, data)
+    return HttpResponse(
+        json.dumps(body, cls=NinjaJSONEncoder), status=status, content_type="application/json; charset=utf-8"
+    )
+
+
+class EnvelopeRenderer(JSONRenderer):
+    """Wraps every successful payload as {"code": 0, "message": "OK", "data": payload}."""
+
+    def render(self, request: HttpRequest, data: Any, *, response_status: int) -> Any:
+        if not isinstance(data, Enveloped):
+            data = {"code": 0, "message": "OK", "data": data}
+        return json.dumps(data, cls=self.encoder_class, **self.json_dumps_params)
+
+
+# --- OpenAPI --------------------------------------------------------------------------------------------
+
+_ERROR_RESPONSES = {
+    "401": ("Unauthorized", "Not authenticated, token expired/invalid or session revoked (401xx)."),
+    "403": ("Forbidden", "Permission denied (40300)."),
+    "422": ("ValidationFailed", "Validation error (42200); data lists {loc, msg} items."),
+    "429": ("RateLimited", "Rate limited (42900); see the Retry-After header."),
+    "500": ("InternalError", "Internal error (50000); no details are disclosed."),
+}
+
+
+def _envelope_schema(data_schema: dict[str, Any], title: str | None = None) -> dict[str, Any]:
+    schema: dict[str, Any] = {
+        "type": "object",
+        "required": ["code", "message", "data"],
+        "properties": {
+            "code": {"type": "integer", "description": "0 on success, else HTTP_STATUS * 100 + n"},
+            "message": {"type": "string"},
+            "data": data_schema,
+        },
+    }
+    if title:
+        schema["title"] = title
+    return schema
+
+
+def wrap_openapi_schema(schema: dict[str, Any]) -> dict[str, Any]:
+    """Document the envelope around every operation's payload and the error responses once, globally."""
+    schema = copy.deepcopy(schema)
+    components = schema.setdefault("components", {})
+    schemas = components.setdefault("schemas", {})
+    schemas["ErrorItem"] = {
+        "type": "object",
+        "properties": {"loc": {"type": "array", "items": {}}, "msg": {"type": "string"}},
+        "required": ["loc", "msg"],
+    }
+    schemas["ErrorEnvelope"] = _envelope_schema({"nullable": True}, "ErrorEnvelope")
+    schemas["ValidationErrorEnvelope"] = _envelope_schema(
+        {"type": "array", "items": {"$ref": "#/components/schemas/ErrorItem"}}, "ValidationErrorEnvelope"
+    )
+    responses = components.setdefault("responses", {})
+    for _status, (name, description) in _ERROR_RESPONSES.items():
+        ref = "ValidationErrorEnvelope" if name == "ValidationFailed" else "ErrorEnvelope"
+        responses[name] = {
+            "description": description,
+            "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{ref}"}}},
+        }
+
+    for path_item in schema.get("paths", {}).values():
+        for operation in path_item.values():
+            if not isinstance(operation, dict) or "responses" not in operation:
+                continue
+            if operation.pop(NO_ENVELOPE, False):
+                continue
+            for status, response in operation["responses"].items():
+                content = response.get("content", {}).get("application/json")
+                if content is not None and "schema" in content:
+                    content["schema"] = _envelope_schema(content["schema"])
+                elif str(status).startswith("2"):
+                    response["content"] = {
+                        "application/json": {"schema": _envelope_schema({"nullable": True})}
+                    }
+            for status, (name, _description) in _ERROR_RESPONSES.items():
+                operation["responses"].setdefault(status, {"$ref": f"#/components/responses/{name}"})
+    return schema

@@ -1,0 +1,151 @@
+"""Business error codes and the domain exceptions services raise; config/api.py maps them to the envelope."""
+
+from enum import IntEnum
+from typing import Any
+
+
+class ErrorCode(IntEnum):
+    OK = 0
+    BAD_REQUEST = 40000
+    NOT_AUTHENTICATED = 40100
+    TOKEN_EXPIRED = 40101
+    TOKEN_INVALID = 40102
+    SESSION_REVOKED = 40103
+    BAD_CREDENTIALS = 40104
+    CHALLENGE_INVALID = 40105
+    PERMISSION_DENIED = 40300
+    NOT_FOUND = 40400
+    METHOD_NOT_ALLOWED = 40500
+    CONFLICT = 40900
+    PAYLOAD_TOO_LARGE = 41300
+    UNSUPPORTED_MEDIA_TYPE = 41500
+    VALIDATION_ERROR = 42200
+    RATE_LIMITED = 42900
+    INTERNAL_ERROR = 50000
+    SERVICE_UNAVAILABLE = 50300
+
+    @property
+    def http_status(self) -> int:
+        return self.value // 100 if self.value else 200
+
+
+DEFAULT_MESSAGES: dict[ErrorCode, str] = {
+    ErrorCode.OK: "OK",
+    ErrorCode.BAD_REQUEST: "Bad request",
+    ErrorCode.NOT_AUTHENTICATED: "Not authenticated",
+    ErrorCode.TOKEN_EXPIRED: "Token expired",
+    ErrorCode.TOKEN_INVALID: "Token invalid",
+    ErrorCode.SESSION_REVOKED: "Session revoked",
+    ErrorCode.BAD_CREDENTIALS: "Invalid username or password",
+    ErrorCode.CHALLENGE_INVALID: "Login challenge invalid, expired or already used",
+    ErrorCode.PERMISSION_DENIED: "Permission denied",
+    ErrorCode.NOT_FOUND: "Not found",
+    ErrorCode.METHOD_NOT_ALLOWED: "Method not allowed",
+    ErrorCode.CONFLICT: "Conflict",
+    ErrorCode.PAYLOAD_TOO_LARGE: "Payload too large",
+    ErrorCode.UNSUPPORTED_MEDIA_TYPE: "Unsupported media type",
+    ErrorCode.VALIDATION_ERROR: "Validation error",
+    ErrorCode.RATE_LIMITED: "Too many requests",
+    ErrorCode.INTERNAL_ERROR: "Internal server error",
+    ErrorCode.SERVICE_UNAVAILABLE: "Service unavailable",
+}
+
+_BY_STATUS: dict[int, ErrorCode] = {}
+for _code in ErrorCode:
+    _BY_STATUS.setdefault(_code.http_status, _code)
+
+
+def code_for_status(status: int) -> ErrorCode:
+    """The generic business code of an HTTP status (e.g. 404 -> 40400)."""
+    if status in _BY_STATUS:
+        return _BY_STATUS[status]
+    return ErrorCode.INTERNAL_ERROR if status >= 500 else ErrorCode.BAD_REQUEST
+
+
+class DomainError(Exception):
+    """Base of every error a service may raise; carries its business code and a client-safe message."""
+
+    code: ErrorCode = ErrorCode.BAD_REQUEST
+
+    def __init__(
+        self, message: str | None = None, *, data: Any = None, headers: dict[str, str] | None = None
+    ):
+        self.message = message or DEFAULT_MESSAGES[self.code]
+        self.data = data
+        self.headers = headers or {}
+        super().__init__(self.message)
+
+    @property
+    def status(self) -> int:
+        return self.code.http_status
+
+
+class BadRequest(DomainError):
+    code = ErrorCode.BAD_REQUEST
+
+
+class NotAuthenticated(DomainError):
+    code = ErrorCode.NOT_AUTHENTICATED
+
+
+class TokenExpired(DomainError):
+    code = ErrorCode.TOKEN_EXPIRED
+
+
+class TokenInvalid(DomainError):
+    code = ErrorCode.TOKEN_INVALID
+
+
+class SessionRevoked(DomainError):
+    code = ErrorCode.SESSION_REVOKED
+
+
+class BadCredentials(DomainError):
+    code = ErrorCode.BAD_CREDENTIALS
+
+
+class ChallengeInvalid(DomainError):
+    code = ErrorCode.CHALLENGE_INVALID
+
+
+class PermissionDenied(DomainError):
+    code = ErrorCode.PERMISSION_DENIED
+
+
+class NotFound(DomainError):
+    code = ErrorCode.NOT_FOUND
+
+
+class Conflict(DomainError):
+    code = ErrorCode.CONFLICT
+
+
+class PayloadTooLarge(DomainError):
+    code = ErrorCode.PAYLOAD_TOO_LARGE
+
+
+class UnsupportedMediaType(DomainError):
+    code = ErrorCode.UNSUPPORTED_MEDIA_TYPE
+
+
+class ValidationFailed(DomainError):
+    """A business-rule validation failure; `data` lists {"loc": [...], "msg": "..."} items."""
+
+    code = ErrorCode.VALIDATION_ERROR
+
+    def __init__(self, message: str | None = None, *, loc: list[str | int] | None = None, **kwargs: Any):
+        if loc is not None and "data" not in kwargs:
+            kwargs["data"] = [{"loc": loc, "msg": message or DEFAULT_MESSAGES[self.code]}]
+        super().__init__(message, **kwargs)
+
+
+class RateLimited(DomainError):
+    code = ErrorCode.RATE_LIMITED
+
+    def __init__(self, message: str | None = None, *, retry_after: int, **kwargs: Any):
+        self.retry_after = max(1, int(retry_after))
+        super().__init__(message, headers={"Retry-After": str(self.retry_after)}, **kwargs)
+
+
+class ServiceUnavailable(DomainError):
+    code = ErrorCode.SERVICE_UNAVAILABLE

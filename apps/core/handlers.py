@@ -1,0 +1,84 @@
+"""Exception handlers: every error leaving the API is an envelope with its business code."""
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig
+from django.http import Http404, HttpRequest, HttpResponse
+from ninja import NinjaAPI
+from ninja.errors import AuthenticationError, HttpError, ValidationError
+
+from apps.core.envelope import error_body
+from apps.core.exceptions import DomainError, ErrorCode, code_for_status
+
+logger = logging.getLogger("apps.core.errors")
+
+
+def _respond(
+    api: NinjaAPI,
+    request: HttpRequest,
+    code: ErrorCode,
+    message: str | None = None,
+    data: Any = None,
+    status: int | None = None,
+    headers: dict[str, str] | None = None,
+) -> HttpResponse:
+    response = api.create_response(
+        request, error_body(code, message, data), status=status or code.http_status
+    )
+    for name, value in (headers or {}).items():
+        response[name] = value
+    return response
+
+
+def _validation_items(errors: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{"loc": list(e.get("loc", [])), "msg": str(e.get("msg", "invalid"))} for e in errors]
+
+
+def install_exception_handlers(api: NinjaAPI) -> None:
+    def on_domain_error(request: HttpRequest, exc: DomainError) -> HttpResponse:
+        return _respond(api, request, exc.code, exc.message, exc.data, headers=exc.headers)
+
+    def on_validation_error(request: HttpRequest, exc: ValidationError) -> HttpResponse:
+        return _respond(api, request, ErrorCode.VALIDATION_ERROR, data=_validation_items(exc.errors))
+
+    def on_authentication_error(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
+        return _respond(api, request, ErrorCode.NOT_AUTHENTICATED)
+
+    def on_http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
+        code = code_for_status(exc.status_code)
+        message = str(exc)
+        if message.startswith("Cannot parse request body"):
+            message = "Malformed request body: expected a JSON document"  # never echo parser internals
+        return _respond(api, request, code, message, status=exc.status_code)
+
+    def on_not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
+        return _respond(api, request, ErrorCode.NOT_FOUND)
+
+    def on_forbidden(request: HttpRequest, exc: DjangoPermissionDenied) -> HttpResponse:
+        return _respond(api, request, ErrorCode.PERMISSION_DENIED)
+
+    def on_too_big(request: HttpRequest, exc: RequestDataTooBig) -> HttpResponse:
+        return _respond(api, request, ErrorCode.PAYLOAD_TOO_LARGE)
+
+    def on_unexpected(request: HttpRequest, exc: Exception) -> HttpResponse:
+        logger.exception(
+            "unhandled error",
+            extra={"request_id": getattr(request, "request_id", None), "path": request.path},
+        )
+        return _respond(api, request, ErrorCode.INTERNAL_ERROR)
+
+    handlers: list[tuple[type[Exception], Callable[..., HttpResponse]]] = [
+        (Exception, on_unexpected),
+        (DomainError, on_domain_error),
+        (ValidationError, on_validation_error),
+        (AuthenticationError, on_authentication_error),
+        (HttpError, on_http_error),
+        (Http404, on_not_found),
+        (DjangoPermissionDenied, on_forbidden),
+        (RequestDataTooBig, on_too_big),
+    ]
+    for exc_class, handler in handlers:
+        api.add_exception_handler(exc_class, handler)

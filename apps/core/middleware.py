@@ -1,0 +1,118 @@
+"""Request id, access log and API error envelope middleware (sync and async capable, no thread hops)."""
+
+import logging
+import re
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction
+from django.http import HttpRequest, HttpResponseBase
+
+from apps.core.context import request_id_var
+from apps.core.envelope import json_error_response
+
+_SANE_REQUEST_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:\-]{0,127}$")
+API_PREFIX = "/api/"
+access_logger = logging.getLogger("apps.access")
+
+
+class _HookMiddleware:
+    """Runs cheap synchronous before/after hooks around either a sync or an async handler chain."""
+
+    sync_capable = True
+    async_capable = True
+
+    def __init__(self, get_response: Callable[[HttpRequest], Any]) -> None:
+        self.get_response = get_response
+        self.is_async = iscoroutinefunction(get_response)
+        if self.is_async:
+            markcoroutinefunction(self)
+
+    def __call__(self, request: HttpRequest) -> Any:
+        if self.is_async:
+            return self._acall(request)
+        state = self.before(request)
+        return self.after(request, self.get_response(request), state)
+
+    async def _acall(self, request: HttpRequest) -> HttpResponseBase:
+        state = self.before(request)
+        response = await self.get_response(request)
+        return self.after(request, response, state)
+
+    def before(self, request: HttpRequest) -> Any:
+        return None
+
+    def after(self, request: HttpRequest, response: HttpResponseBase, state: Any) -> HttpResponseBase:
+        return response
+
+
+def sane_request_id(value: str | None) -> str:
+    """Echo a client's request id only when it is short and plain; otherwise generate one."""
+    if value and _SANE_REQUEST_ID.match(value):
+        return value
+    return uuid.uuid4().hex
+
+
+class RequestIdMiddleware(_HookMiddleware):
+    def before(self, request: HttpRequest) -> Any:
+        request_id = sane_request_id(request.headers.get("X-Request-ID"))
+        request.request_id = request_id  # type: ignore[attr-defined]
+        return request_id_var.set(request_id)
+
+    def after(self, request: HttpRequest, response: HttpResponseBase, state: Any) -> HttpResponseBase:
+        response["X-Request-ID"] = request.request_id  # type: ignore[attr-defined]
+        request_id_var.reset(state)
+        return response
+
+
+def acting_user_id(request: HttpRequest) -> str | None:
+    """The user behind a request without triggering a (sync) session lookup."""
+    user = getattr(request, "auth", None) or request.__dict__.get("_cached_user")
+    user_id = getattr(user, "pk", None)
+    return str(user_id) if user_id is not None else None
+
+
+class AccessLogMiddleware(_HookMiddleware):
+    """One structured line per request; the path is logged without its query string (it may hold tokens)."""
+
+    def before(self, request: HttpRequest) -> Any:
+        return time.perf_counter()
+
+    def after(self, request: HttpRequest, response: HttpResponseBase, state: Any) -> HttpResponseBase:
+        duration_ms = round((time.perf_counter() - state) * 1000, 2)
+        match = getattr(request, "resolver_match", None)
+        route = getattr(request, "route_template", None) or (match.route if match else None)
+        access_logger.info(
+            "%s %s %s",
+            request.method,
+            request.path,
+            response.status_code,
+            extra={
+                "event": "access",
+                "method": request.method,
+                "path": request.path,
+                "route": route,
+                "status": response.status_code,
+                "duration_ms": duration_ms,
+                "user_id": acting_user_id(request),
+                "request_id": getattr(request, "request_id", None),
+            },
+        )
+        return response
+
+
+class ApiErrorEnvelopeMiddleware(_HookMiddleware):
+    """Turns Django's own non-JSON error pages under /api/ (404, 405, 413, 500 ...) into envelopes."""
+
+    def after(self, request: HttpRequest, response: HttpResponseBase, state: Any) -> HttpResponseBase:
+        if response.status_code < 400 or not request.path.startswith(API_PREFIX):
+            return response
+        if response.get("Content-Type", "").startswith("application/json"):
+            return response
+        replacement = json_error_response(response.status_code)
+        for header in ("Allow", "Retry-After", "WWW-Authenticate"):
+            if header in response:
+                replacement[header] = response[header]
+        return replacement

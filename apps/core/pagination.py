@@ -1,0 +1,43 @@
+"""Page-number pagination: {items, total, page, page_size}, page from 1, page_size 20 by default, capped at 100."""
+
+from collections.abc import Sequence
+from typing import Any, Generic, TypeVar
+
+from django.db.models import QuerySet
+from ninja import Field, Schema
+
+T = TypeVar("T")
+
+DEFAULT_PAGE_SIZE = 20
+MAX_PAGE_SIZE = 100
+
+
+class PageIn(Schema):
+    page: int = Field(1, ge=1, description="Page number, from 1")
+    page_size: int = Field(DEFAULT_PAGE_SIZE, ge=1, description=f"Items per page, at most {MAX_PAGE_SIZE}")
+
+    @property
+    def size(self) -> int:
+        return min(self.page_size, MAX_PAGE_SIZE)
+
+    @property
+    def offset(self) -> int:
+        return (self.page - 1) * self.size
+
+
+class Page(Schema, Generic[T]):
+    items: list[T]
+    total: int
+    page: int
+    page_size: int
+
+
+def page_of(items: Sequence[Any], *, total: int, page: PageIn) -> dict[str, Any]:
+    return {"items": list(items), "total": total, "page": page.page, "page_size": page.size}
+
+
+async def paginate_queryset(queryset: QuerySet[Any], page: PageIn) -> dict[str, Any]:
+    """One page of an ordered queryset (callers give a stable order_by)."""
+    total = await queryset.acount()
+    items = [item async for item in queryset[page.offset : page.offset + page.size]]
+    return page_of(items, total=total, page=page)
