@@ -9,6 +9,8 @@ from django.http import HttpRequest, HttpResponse
 from ninja import NinjaAPI
 from ninja.openapi.schema import OpenAPISchema
 
+from apps.accounts import routes
+from apps.accounts.auth import JWTAuth
 from apps.core.envelope import EnvelopeRenderer, wrap_openapi_schema
 from apps.core.handlers import install_exception_handlers
 
@@ -36,6 +38,8 @@ class PlatformAPI(NinjaAPI):
         return schema
 
 
+API_ROOT = "/api/v1"
+
 api = PlatformAPI(
     title="Ninja Admin Platform API",
     version="1.0.0",
@@ -45,6 +49,7 @@ api = PlatformAPI(
     docs_url="/docs",
     openapi_url="/openapi.json",
     docs_decorator=docs_guard,
+    auth=JWTAuth(),
 )
 install_exception_handlers(api)
 
@@ -68,6 +73,7 @@ def _register_routers() -> None:
         from apps.core.testing import router as testing_router
 
         api.add_router("/_test", testing_router)
+    routes.finalize(api, API_ROOT)  # index operations for RBAC; public ones run without auth
 
 
 _register_routers()

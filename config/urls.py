@@ -1,9 +1,9 @@
 from django.contrib import admin
 from django.urls import path
 
-from config.api import api
+from config.api import API_ROOT, api
 
 urlpatterns = [
     path("admin/", admin.site.urls),
-    path("api/v1/", api.urls),
+    path(API_ROOT.strip("/") + "/", api.urls),
 ]

@@ -1,6 +1,6 @@
 from typing import ClassVar
 
-from django.contrib.auth.models import AbstractUser
+from django.contrib.auth.models import AbstractUser, Group, Permission
 from django.db import models
 
 from apps.core.ids import new_uuid7
@@ -25,3 +25,51 @@ class User(AbstractUser):
 
     def get_short_name(self) -> str:
         return self.full_name or self.username
+
+
+class Role(Group):
+    """A role is a Django group: the admin's stock widgets edit it, and user.has_perm keeps working."""
+
+    class Meta:
+        proxy = True
+        ordering = ("name",)
+        verbose_name = "role"
+
+
+class RoleProfile(models.Model):
+    """What a role has beyond a group: a description and an on/off switch (a deactivated role grants nothing)."""
+
+    group = models.OneToOneField(Group, on_delete=models.CASCADE, primary_key=True, related_name="profile")
+    description = models.TextField(blank=True)
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"profile of {self.group_id}"
+
+
+class ApiPermission(Permission):
+    """API permissions: Permission rows under their own content type, codename `METHOD:/api/v1/path`."""
+
+    class Meta:
+        proxy = True
+        default_permissions = ()
+        verbose_name = "API permission"
+
+
+class ApiOperation(models.Model):
+    """The route-table facts behind an API permission; operation_id lets a moved route keep its grants."""
+
+    permission = models.OneToOneField(Permission, on_delete=models.CASCADE, related_name="api_operation")
+    operation_id = models.CharField(max_length=255, unique=True)
+    method = models.CharField(max_length=10)
+    path = models.CharField(max_length=255)
+    summary = models.CharField(max_length=255, blank=True)
+    tag = models.CharField(max_length=100, blank=True, db_index=True)
+
+    class Meta:
+        ordering = ("path", "method")
+
+    def __str__(self) -> str:
+        return f"{self.method}:{self.path}"

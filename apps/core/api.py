@@ -1,20 +1,23 @@
 from django.http import HttpRequest, HttpResponse
 from ninja import Router
 
+from apps.accounts.access import public
 from apps.core.envelope import json_error_response
 from apps.core.exceptions import ErrorCode
 from apps.core.health import readiness
 from apps.core.schemas import HealthOut, ReadinessOut
 
-router = Router(tags=["health"], auth=None)
+router = Router(tags=["health"])
 
 
 @router.get("/health", response=HealthOut, summary="Liveness")
+@public
 async def health(request: HttpRequest) -> dict[str, str]:
     return {"status": "ok"}
 
 
 @router.get("/health/ready", response={200: ReadinessOut, 503: ReadinessOut}, summary="Readiness")
+@public
 async def health_ready(request: HttpRequest) -> dict[str, object] | HttpResponse:
     checks = await readiness()
     if all(state == "ok" for state in checks.values()):

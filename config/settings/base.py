@@ -172,3 +172,6 @@ UNFOLD = {"SITE_TITLE": ADMIN_SITE_TITLE, "SITE_HEADER": ADMIN_SITE_TITLE, "SHOW
 # Tests give each run its own PostgreSQL test database (several runs may share one server).
 if env.str("DATABASE_TEST_NAME", default=""):
     DATABASES["default"]["TEST"] = {"NAME": env.str("DATABASE_TEST_NAME")}
+
+# Prefix of every key the app writes to Redis itself (sessions, challenges, throttles, permission cache).
+REDIS_KEY_PREFIX: str = env.str("CACHE_KEY_PREFIX", default="app")

@@ -1,4 +1,0 @@
-from ninja import Router
-
-auth_router = Router(tags=["auth"])
-rbac_router = Router(tags=["rbac"])

@@ -1,0 +1,137 @@
+"""/auth: RSA login with a one-time challenge, token refresh, sessions, password, user info."""
+
+from dataclasses import asdict
+from typing import Any
+
+from django.conf import settings
+from django.http import HttpRequest, JsonResponse
+
+from apps.accounts import keys, selectors
+from apps.accounts.access import public, signed_in
+from apps.accounts.auth import AuthContext
+from apps.accounts.login_crypto import challenge_issue
+from apps.accounts.schemas import (
+    LoginIn,
+    OperationOut,
+    PasswordChangeIn,
+    PlainLoginIn,
+    PublicKeyOut,
+    RefreshIn,
+    SessionOut,
+    TokenPairOut,
+    UserInfoOut,
+)
+from apps.accounts.services import auth as auth_services
+from apps.accounts.sessions import sessions_end
+from apps.core.client_ip import client_ip
+from apps.core.envelope import NO_ENVELOPE
+from apps.core.exceptions import NotFound
+from ninja import Router
+
+router = Router(tags=["auth"])
+
+
+def _client(request: HttpRequest) -> auth_services.ClientInfo:
+    return auth_services.ClientInfo(
+        ip=client_ip(request),
+        user_agent=request.headers.get("User-Agent", ""),
+        request_id=getattr(request, "request_id", None),
+    )
+
+
+def _context(request: HttpRequest) -> AuthContext:
+    return request.auth_context  # type: ignore[attr-defined, no-any-return]
+
+
+@router.get("/keys/public", response=PublicKeyOut, summary="Login public key and a one-time challenge")
+@public
+async def public_key(request: HttpRequest) -> dict[str, Any]:
+    return {
+        "kid": keys.login_key().kid,
+        "algorithm": "RSA-OAEP-256",
+        "public_key": keys.login_public_pem(),
+        "challenge": await challenge_issue(),
+        "challenge_expires_in": settings.LOGIN_CHALLENGE_TTL,
+    }
+
+
+@router.post("/login", response=TokenPairOut, summary="Sign in with an RSA-OAEP encrypted password")
+@public
+async def login(request: HttpRequest, payload: LoginIn) -> dict[str, Any]:
+    pair = await auth_services.login(
+        username=payload.username, encrypted_password=payload.password, client=_client(request)
+    )
+    return asdict(pair)
+
+
+@router.post("/login/plain", response=TokenPairOut, summary="Sign in with a plaintext password (DEBUG only)")
+@public
+async def login_plain(request: HttpRequest, payload: PlainLoginIn) -> dict[str, Any]:
+    if not settings.DEBUG:
+        raise NotFound()
+    pair = await auth_services.login_plain(username=payload.username, password=payload.password, client=_client(request))
+    return asdict(pair)
+
+
+@router.post("/token/refresh", response=TokenPairOut, summary="Rotate the token pair")
+@public
+async def token_refresh(request: HttpRequest, payload: RefreshIn) -> dict[str, Any]:
+    return asdict(await auth_services.token_refresh(refresh_token=payload.refresh_token, client=_client(request)))
+
+
+@router.post("/logout", response=None, summary="End the current session")
+@signed_in
+async def logout(request: HttpRequest) -> None:
+    await auth_services.logout(user=_context(request).user, session_id=_context(request).session_id)
+
+
+@router.post("/logout/all", response=None, summary="End every session of the user")
+@signed_in
+async def logout_all(request: HttpRequest) -> None:
+    await auth_services.logout_all(user=_context(request).user)
+
+
+@router.get("/user/info", response=UserInfoOut, summary="The signed-in user, roles and permissions")
+@signed_in
+async def user_info(request: HttpRequest) -> dict[str, Any]:
+    return await selectors.user_info(context=_context(request))
+
+
+@router.get("/user/routes", response=list[OperationOut], summary="Operations the caller may call")
+@signed_in
+async def user_routes(request: HttpRequest) -> list[Any]:
+    return selectors.user_routes(context=_context(request))
+
+
+@router.get("/sessions", response=list[SessionOut], summary="Own sessions")
+@signed_in
+async def session_list(request: HttpRequest) -> list[dict[str, Any]]:
+    return await selectors.session_list(context=_context(request))
+
+
+@router.delete("/sessions/{session_id}", response=None, summary="End one own session")
+@signed_in
+async def session_delete(request: HttpRequest, session_id: str) -> None:
+    context = _context(request)
+    ended = await sessions_end(user_id=str(context.user.pk), session_ids=[session_id], reason="session_delete")
+    if not ended:
+        raise NotFound("No such session")
+
+
+@router.post("/password", response=None, summary="Change the password; other sessions end")
+@signed_in
+async def password_change(request: HttpRequest, payload: PasswordChangeIn) -> None:
+    context = _context(request)
+    await auth_services.password_change(
+        user=context.user,
+        session_id=context.session_id,
+        old_password=payload.old_password,
+        new_password=payload.new_password,
+    )
+
+
+@router.get("/jwks.json", summary="JWKS of the token-signing keys (bare JWKS, no envelope)",
+            openapi_extra={NO_ENVELOPE: True})
+@public
+async def jwks(request: HttpRequest) -> JsonResponse:
+    return JsonResponse(keys.jwks())

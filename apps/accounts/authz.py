@@ -1,0 +1,128 @@
+"""The cached authorization state of a user: a snapshot of the user and their API permission codes.
+
+It lives in Redis tagged with two versions: a global one (bumped by any role/permission change) and the user's
+(bumped by any change to the user or their roles). A request whose versions differ recomputes it, so a change
+is seen by the very next request; versions are bumped after the transaction commits.
+"""
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from django.db import transaction
+
+from apps.accounts.models import User
+from apps.core.redis import async_redis, key, sync_redis
+
+SNAPSHOT_FIELDS = (
+    "id",
+    "username",
+    "email",
+    "full_name",
+    "is_active",
+    "is_staff",
+    "is_superuser",
+    "date_joined",
+    "last_login",
+)
+API_PERMISSION_FILTER = {"content_type__app_label": "accounts", "content_type__model": "apipermission"}
+STATE_TTL = 24 * 3600
+
+
+def global_version_key() -> str:
+    return key("authz", "gv")
+
+
+def user_version_key(user_id: str) -> str:
+    return key("authz", "uv", user_id)
+
+
+def state_key(user_id: str) -> str:
+    return key("authz", "state", user_id)
+
+
+@dataclass(frozen=True)
+class AuthzState:
+    user: User
+    codes: frozenset[str] = field(default_factory=frozenset)
+
+    def allows(self, code: str) -> bool:
+        return self.user.is_superuser or code in self.codes
+
+
+def _to_user(snapshot: dict[str, Any]) -> User:
+    values = []
+    for name in SNAPSHOT_FIELDS:
+        value = snapshot.get(name)
+        if name == "id":
+            value = UUID(value)
+        elif name in ("date_joined", "last_login") and value:
+            value = datetime.fromisoformat(value)
+        values.append(value)
+    # from_db marks the instance as loaded; the password stays deferred (services re-read the row to use it).
+    return User.from_db("default", list(SNAPSHOT_FIELDS), values)
+
+
+async def _compute(user_id: str) -> dict[str, Any] | None:
+    from django.contrib.auth.models import Permission
+
+    row = await User.objects.filter(pk=user_id).values(*SNAPSHOT_FIELDS).afirst()
+    if row is None:
+        return None
+    codes: list[str] = []
+    if not row["is_superuser"]:
+        codes = [
+            code
+            async for code in Permission.objects.filter(
+                **API_PERMISSION_FILTER, group__user__pk=user_id, group__profile__is_active=True
+            )
+            .values_list("codename", flat=True)
+            .distinct()
+        ]
+    snapshot = {
+        name: (value.isoformat() if isinstance(value, datetime) else str(value) if name == "id" else value)
+        for name, value in row.items()
+    }
+    return {"user": snapshot, "codes": sorted(codes)}
+
+
+def _state(document: dict[str, Any]) -> AuthzState:
+    return AuthzState(user=_to_user(document["user"]), codes=frozenset(document["codes"]))
+
+
+async def resolve_state(
+    user_id: str, cached: str | None, global_version: str | None, user_version: str | None
+) -> AuthzState | None:
+    """The state from the cached document when its versions are current, else recomputed and cached."""
+    versions = [global_version or "0", user_version or "0"]
+    if cached:
+        document = json.loads(cached)
+        if document.get("v") == versions:
+            return _state(document)
+    document = await _compute(user_id)
+    if document is None:
+        return None
+    document["v"] = versions
+    await async_redis().set(state_key(user_id), json.dumps(document), ex=STATE_TTL)
+    return _state(document)
+
+
+async def authz_state(user_id: str) -> AuthzState | None:
+    redis = async_redis()
+    async with redis.pipeline(transaction=False) as pipe:
+        pipe.get(state_key(user_id))
+        pipe.get(global_version_key())
+        pipe.get(user_version_key(user_id))
+        cached, global_version, user_version = await pipe.execute()
+    return await resolve_state(user_id, cached, global_version, user_version)
+
+
+def bump_global() -> None:
+    """Invalidate every cached state once the current transaction commits."""
+    transaction.on_commit(lambda: sync_redis().incr(global_version_key()))
+
+
+def bump_user(user_id: object) -> None:
+    transaction.on_commit(lambda: sync_redis().incr(user_version_key(str(user_id))))

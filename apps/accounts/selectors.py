@@ -1,0 +1,60 @@
+"""Reads for the accounts app."""
+
+from typing import Any
+
+from django.contrib.auth.models import Group, Permission
+
+from apps.accounts import routes
+from apps.accounts.access import Access
+from apps.accounts.auth import AuthContext
+from apps.accounts.authz import API_PERMISSION_FILTER
+from apps.accounts.models import User
+from apps.accounts.sessions import sessions_of
+
+
+async def user_info(*, context: AuthContext) -> dict[str, Any]:
+    user = context.user
+    roles = [
+        {"id": group.id, "name": group.name}
+        async for group in Group.objects.filter(user__pk=user.pk).order_by("name").only("id", "name")
+    ]
+    if user.is_superuser:
+        codes = [c async for c in Permission.objects.filter(**API_PERMISSION_FILTER).values_list("codename", flat=True)]
+    else:
+        codes = list(context.codes)
+    return {
+        "id": user.pk,
+        "username": user.username,
+        "email": user.email,
+        "full_name": user.full_name,
+        "is_superuser": user.is_superuser,
+        "roles": roles,
+        "permissions": sorted(codes),
+    }
+
+
+async def session_list(*, context: AuthContext) -> list[dict[str, Any]]:
+    return [
+        {
+            "id": s.id,
+            "created_at": s.created_at,
+            "last_seen_at": s.last_seen_at,
+            "user_agent": s.user_agent,
+            "ip": s.ip,
+            "current": s.id == context.session_id,
+        }
+        for s in await sessions_of(str(context.user.pk))
+    ]
+
+
+def user_routes(*, context: AuthContext) -> list[routes.OperationInfo]:
+    """Operations the caller may call: signed-in ones and those their roles grant (superusers: all)."""
+    return [
+        op
+        for op in routes.catalogue()
+        if op.access is Access.SIGNED_IN or (op.access is Access.PERMISSION and context.allows(op.code))
+    ]
+
+
+async def user_by_id(user_id: object) -> User | None:
+    return await User.objects.filter(pk=user_id).afirst()
