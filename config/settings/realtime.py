@@ -1,13 +1,33 @@
-"""Channels: channel layer and websocket origins."""
+"""Channels: channel layer, websocket origins, frame limits and presence."""
 
 from .env import REDIS_URL, env
 
+# Concurrent test runs (and several deployments) may share one Redis: keep their groups and channels apart.
+CHANNEL_LAYER_PREFIX: str = env.str(
+    "CHANNEL_LAYER_PREFIX", default="asgi:" + env.str("CACHE_KEY_PREFIX", default="app")
+)
+# Messages a channel may hold before new ones are dropped; all sockets of one process share one Redis key.
+WS_CHANNEL_CAPACITY: int = env.int("WS_CHANNEL_CAPACITY", default=1000)
+
 if REDIS_URL:
     CHANNEL_LAYERS = {
-        "default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [REDIS_URL]}}
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [REDIS_URL], "prefix": CHANNEL_LAYER_PREFIX, "capacity": WS_CHANNEL_CAPACITY},
+        }
     }
 else:
-    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    CHANNEL_LAYERS = {
+        "default": {"BACKEND": "channels.layers.InMemoryChannelLayer", "CONFIG": {"capacity": WS_CHANNEL_CAPACITY}}
+    }
 
 # Browser origins allowed on /ws/ (clients without an Origin header are always allowed). Default: ALLOWED_HOSTS.
 WS_ALLOWED_ORIGINS: list[str] = env.list("WS_ALLOWED_ORIGINS", default=[])
+# Largest client frame (bytes of UTF-8 text); larger frames get an error frame (41300), the socket stays open.
+WS_MAX_FRAME_BYTES: int = env.int("WS_MAX_FRAME_BYTES", default=64 * 1024)
+# Rooms one connection may be in at once, and the longest chat message (characters).
+WS_MAX_ROOMS_PER_CONNECTION: int = env.int("WS_MAX_ROOMS_PER_CONNECTION", default=50)
+WS_CHAT_MAX_LENGTH: int = env.int("WS_CHAT_MAX_LENGTH", default=4000)
+# Presence entries live this many seconds unless refreshed (every third of it), so a crashed process leaves
+# no ghosts for longer than that.
+WS_PRESENCE_TTL: int = env.int("WS_PRESENCE_TTL", default=60)

@@ -1,0 +1,41 @@
+"""The built-in websocket events (CONTRACT §7): ping, room.join, room.leave, chat.send."""
+
+from django.utils import timezone
+
+from apps.core.exceptions import PermissionDenied
+from apps.realtime.events import events
+from apps.realtime.injection import CurrentUser, Depends
+from apps.realtime.rooms import Rooms, connection_rooms
+from apps.realtime.schemas import ChatMessage, ChatSend, ChatUser, RoomIn, RoomOut
+
+CHAT_MESSAGE_EVENT = "chat.message"
+
+
+@events.on("ping")
+async def ping() -> str:
+    return "pong"
+
+
+@events.on("room.join")
+async def room_join(msg: RoomIn, rooms: Rooms = Depends(connection_rooms)) -> RoomOut:
+    await rooms.join(msg.room)
+    return RoomOut(room=msg.room, rooms=rooms.names())
+
+
+@events.on("room.leave")
+async def room_leave(msg: RoomIn, rooms: Rooms = Depends(connection_rooms)) -> RoomOut:
+    await rooms.leave(msg.room)
+    return RoomOut(room=msg.room, rooms=rooms.names())
+
+
+@events.on("chat.send")
+async def chat_send(msg: ChatSend, user: CurrentUser, rooms: Rooms = Depends(connection_rooms)) -> None:
+    if msg.room not in rooms:
+        raise PermissionDenied("Join the room first")
+    message = ChatMessage(
+        room=msg.room,
+        text=msg.text,
+        user=ChatUser(id=user.pk, username=user.get_username()),
+        sent_at=timezone.now(),
+    )
+    await rooms.broadcast(msg.room, CHAT_MESSAGE_EVENT, message)

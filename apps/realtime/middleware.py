@@ -1,0 +1,113 @@
+"""ASGI middleware of /ws/: origin check, and access-token authentication from the query or subprotocol."""
+
+import logging
+from typing import Any
+from urllib.parse import ParseResult, parse_qsl, urlencode
+
+from channels.security.websocket import OriginValidator
+from django.conf import settings
+
+from apps.core.exceptions import DEFAULT_MESSAGES, DomainError, ErrorCode
+
+logger = logging.getLogger("apps.realtime")
+
+BEARER_SUBPROTOCOL = "bearer"
+TOKEN_QUERY_PARAM = "token"  # noqa: S105  (a parameter name, not a secret)
+# Scope keys the consumer reads.
+SCOPE_AUTH = "auth"  # the AuthContext of a verified token
+SCOPE_AUTH_ERROR = "auth_error"  # (close code, reason) when there is none
+SCOPE_SUBPROTOCOL = "accept_subprotocol"  # the subprotocol to select in the accept ("bearer" or None)
+SCOPE_TOKEN = "_token"  # noqa: S105 - popped by the consumer for its re-check after joining the session group
+
+CLOSE_UNAUTHENTICATED = 4401
+CLOSE_TRY_AGAIN_LATER = 1013
+CLOSE_INTERNAL_ERROR = 1011
+
+ASGIApp = Any
+
+
+def allowed_origins() -> list[str]:
+    """WS_ALLOWED_ORIGINS, else ALLOWED_HOSTS (with Channels' DEBUG fallback when that is empty)."""
+    if settings.WS_ALLOWED_ORIGINS:
+        return list(settings.WS_ALLOWED_ORIGINS)
+    if settings.ALLOWED_HOSTS:
+        return list(settings.ALLOWED_HOSTS)
+    return ["localhost", "127.0.0.1", "[::1]"] if settings.DEBUG else []
+
+
+class OriginGuard(OriginValidator):
+    """Channels' origin rules for browsers; a client that sends no Origin header (not a browser) passes."""
+
+    def __init__(self, application: ASGIApp, origins: list[str] | None = None) -> None:
+        super().__init__(application, origins if origins is not None else allowed_origins())
+
+    def valid_origin(self, parsed_origin: ParseResult | None) -> bool:
+        if parsed_origin is None:
+            return True
+        return bool(self.validate_origin(parsed_origin))
+
+
+def _extract_token(scope: dict[str, Any]) -> tuple[str | None, str | None]:
+    """The token and the subprotocol to accept with; strips the token from the scope so nothing can log it."""
+    token: str | None = None
+    subprotocol: str | None = None
+    subprotocols = list(scope.get("subprotocols") or [])
+    if subprotocols and subprotocols[0].lower() == BEARER_SUBPROTOCOL:
+        subprotocol = subprotocols[0]
+        token = subprotocols[1] if len(subprotocols) > 1 else None
+        scope["subprotocols"] = [subprotocol]
+        scope["headers"] = [
+            (name, subprotocol.encode()) if name == b"sec-websocket-protocol" else (name, value)
+            for name, value in scope.get("headers", [])
+        ]
+    query = scope.get("query_string") or b""
+    if query:
+        pairs = parse_qsl(query.decode("latin-1"), keep_blank_values=True)
+        kept = [(name, value) for name, value in pairs if name != TOKEN_QUERY_PARAM]
+        if len(kept) != len(pairs):
+            if token is None:
+                token = next(value for name, value in pairs if name == TOKEN_QUERY_PARAM)
+            scope["query_string"] = urlencode(kept).encode("latin-1")
+    return (token.strip() or None) if token else None, subprotocol
+
+
+class TokenAuthMiddleware:
+    """Verifies the access token like the HTTP auth class (signature, expiry, live session, active user).
+
+    The result goes into the scope; the consumer accepts and then closes with 4401 when there is none, so
+    browsers see the close code instead of a bare handshake failure.
+    """
+
+    def __init__(self, application: ASGIApp) -> None:
+        self.application = application
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> Any:
+        if scope.get("type") != "websocket":
+            return await self.application(scope, receive, send)
+        scope = dict(scope)
+        token, subprotocol = _extract_token(scope)
+        scope[SCOPE_SUBPROTOCOL] = subprotocol
+        scope[SCOPE_AUTH] = None
+        scope[SCOPE_AUTH_ERROR] = None
+        if token is None:
+            scope[SCOPE_AUTH_ERROR] = (CLOSE_UNAUTHENTICATED, f"{int(ErrorCode.NOT_AUTHENTICATED)} Not authenticated")
+        else:
+            from apps.accounts.auth import authenticate_token
+
+            try:
+                context = await authenticate_token(token)
+            except DomainError as exc:
+                if exc.code is ErrorCode.SERVICE_UNAVAILABLE:
+                    scope[SCOPE_AUTH_ERROR] = (CLOSE_TRY_AGAIN_LATER, "service unavailable")
+                else:
+                    # The business code tells a client whether refreshing the token can help (40101) or not.
+                    reason = f"{int(exc.code)} {DEFAULT_MESSAGES.get(exc.code, 'not authenticated')}"
+                    scope[SCOPE_AUTH_ERROR] = (CLOSE_UNAUTHENTICATED, reason)
+            except Exception:
+                logger.exception("websocket authentication failed unexpectedly")
+                scope[SCOPE_AUTH_ERROR] = (CLOSE_INTERNAL_ERROR, "internal error")
+            else:
+                scope[SCOPE_AUTH] = context
+                scope["user"] = context.user
+                scope[SCOPE_TOKEN] = token
+        return await self.application(scope, receive, send)
