@@ -50,6 +50,17 @@ def _external_state_cleanup() -> Iterator[None]:
         pass
 
 
+@pytest.fixture(autouse=True)
+def _fresh_redis_keys() -> None:
+    """Each test starts without this run's Redis keys (sessions, throttles, challenges, cache)."""
+    from apps.core.redis import sync_redis
+
+    redis = sync_redis()
+    keys = list(redis.scan_iter(f"{settings.REDIS_KEY_PREFIX}:*", count=1000))
+    if keys:
+        redis.delete(*keys)
+
+
 @pytest.fixture
 def client() -> AsyncClient:
     """An async client going through the whole ASGI middleware stack of the real app."""

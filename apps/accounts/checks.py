@@ -10,7 +10,7 @@ from apps.accounts.keys import check_keys
 
 @register("security", deploy=False)
 def keys_configured(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
-    if settings.DEBUG:
+    if settings.DEV_KEYS_ALLOWED:
         return []
     return [
         Error(message, hint="See .env.example: LOGIN_RSA_PRIVATE_KEY and JWT_PRIVATE_KEY", id="accounts.E001")

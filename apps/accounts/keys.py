@@ -85,7 +85,7 @@ def load_private_key(setting: str, dev_name: str) -> rsa.RSAPrivateKey:
     value: str = getattr(settings, setting, "") or ""
     if value:
         pem = _pem_bytes(value, setting)
-    elif settings.DEBUG:
+    elif settings.DEV_KEYS_ALLOWED:
         pem = _generate_dev_key(dev_name)
     else:
         raise KeyConfigError(f"{setting} is not set: give PEM text or a path to a PEM file (required without DEBUG)")

@@ -11,6 +11,8 @@ JWT_PREVIOUS_PUBLIC_KEYS: list[str] = [
 ]
 JWT_ISSUER: str = env.str("JWT_ISSUER", default="ninja-admin-platform")
 DEV_KEYS_DIR: str = env.str("DEV_KEYS_DIR", default="")
+# Decided once at start-up from DJANGO_DEBUG: only a DEBUG process may generate its own keys.
+DEV_KEYS_ALLOWED: bool = DEBUG
 
 ACCESS_TOKEN_TTL: int = env.int("ACCESS_TOKEN_TTL", default=900)
 REFRESH_TOKEN_TTL: int = env.int("REFRESH_TOKEN_TTL", default=604800)
