@@ -1,0 +1,32 @@
+"""Signal receivers: every login attempt becomes a login log (through the writer, never blocking)."""
+
+from typing import Any
+
+from apps.audit import writer
+from apps.audit.records import login_record
+
+
+def on_login_attempted(
+    sender: Any,
+    *,
+    username: str,
+    user_id: str | None = None,
+    success: bool,
+    reason: str,
+    ip: str | None = None,
+    user_agent: str = "",
+    request_id: str | None = None,
+    **kwargs: Any,
+) -> None:
+    writer.submit(
+        "login",
+        login_record(
+            username=username,
+            user_id=user_id,
+            success=success,
+            reason=reason,
+            ip=ip,
+            user_agent=user_agent,
+            request_id=request_id,
+        ),
+    )

@@ -1,0 +1,119 @@
+"""Facts about a request for audit records: the client ip behind proxies, the route template, the user agent."""
+
+import ipaddress
+import re
+from functools import lru_cache
+from typing import Any, NamedTuple
+
+import user_agents
+from django.conf import settings
+from django.http import HttpRequest
+from ipware import get_client_ip
+
+MAX_USER_AGENT_LENGTH = 512
+_ROUTE_PARAM = re.compile(r"<(?:[^<>:]+:)?([^<>]+)>")
+
+IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+@lru_cache(maxsize=32)
+def _networks(entries: tuple[str, ...]) -> tuple[IpNetwork, ...]:
+    return tuple(ipaddress.ip_network(entry.strip(), strict=False) for entry in entries if entry.strip())
+
+
+def _parse_ip(value: str | None) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    if not value:
+        return None
+    text = value.strip()
+    if text.startswith("[") and "]" in text:  # [v6]:port
+        text = text[1 : text.index("]")]
+    elif text.count(":") == 1:  # v4:port
+        text = text.split(":", 1)[0]
+    try:
+        address = ipaddress.ip_address(text)
+    except ValueError:
+        return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
+        return address.ipv4_mapped
+    return address
+
+
+def _is_trusted(address: Any, networks: tuple[IpNetwork, ...]) -> bool:
+    return any(address.version == network.version and address in network for network in networks)
+
+
+def client_ip(request: HttpRequest) -> str | None:
+    """The client's address, believing X-Forwarded-For only as far as settings say our proxies wrote it.
+
+    - Neither TRUSTED_PROXIES nor PROXY_COUNT: the socket peer (REMOTE_ADDR); forwarded headers are ignored,
+      since any client can send them.
+    - PROXY_COUNT = n: exactly n proxies of ours stand in front; the client is the n-th address from the right
+      of X-Forwarded-For + peer (django-ipware, with the peer being the last proxy).
+    - TRUSTED_PROXIES (addresses or CIDR networks): only when the peer is one of them, walk X-Forwarded-For
+      from the right past trusted proxies; the first untrusted address is the client.
+    """
+    meta = request.META
+    peer = _parse_ip(meta.get("REMOTE_ADDR"))
+    trusted_entries: list[str] = settings.TRUSTED_PROXIES
+    proxy_count: int = settings.PROXY_COUNT
+    forwarded = meta.get("HTTP_X_FORWARDED_FOR", "")
+    if peer is None or not forwarded or (not trusted_entries and proxy_count <= 0):
+        return str(peer) if peer is not None else None
+
+    if trusted_entries:
+        networks = _networks(tuple(trusted_entries))
+        if not _is_trusted(peer, networks):
+            return str(peer)
+        hops = [_parse_ip(part) for part in forwarded.split(",")]
+        for hop in reversed(hops):
+            if hop is None:  # garbage in the chain: stop believing it, the last trusted hop is the answer
+                break
+            if not _is_trusted(hop, networks):
+                return str(hop)
+            peer = hop
+        return str(peer)
+
+    # The peer is the last proxy and is not in the header: ipware's count is the proxies inside the header.
+    ip, _routable = get_client_ip(
+        request,
+        proxy_order="left-most",
+        proxy_count=proxy_count - 1,
+        request_header_order=["HTTP_X_FORWARDED_FOR"],
+        strict=False,
+    )
+    address = _parse_ip(ip)
+    return str(address) if address is not None else str(peer)
+
+
+def route_template(django_route: str | None) -> str | None:
+    """Django's matched route ("api/v1/roles/<uuidstr:role_id>") as an API template ("/api/v1/roles/{role_id}")."""
+    if not django_route:
+        return None
+    return "/" + _ROUTE_PARAM.sub(r"{\1}", django_route).lstrip("/")
+
+
+class UserAgentInfo(NamedTuple):
+    browser: str
+    os: str
+    device: str
+
+
+def _name(family: str, version: str) -> str:
+    return f"{family} {version}".strip() if version else family
+
+
+@lru_cache(maxsize=2048)
+def parse_user_agent(value: str) -> UserAgentInfo:
+    """Browser, OS and device of a User-Agent header ("Other" when unknown); cached, the same few repeat."""
+    agent = user_agents.parse(value[:MAX_USER_AGENT_LENGTH])
+    device = agent.device.family
+    if device == "Other":
+        if agent.is_bot:
+            device = "Bot"
+        elif agent.is_pc:
+            device = "PC"
+    return UserAgentInfo(
+        browser=_name(agent.browser.family, agent.browser.version_string),
+        os=_name(agent.os.family, agent.os.version_string),
+        device=device,
+    )
