@@ -9,7 +9,8 @@ A handler's parameters are resolved per frame:
 import inspect
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Annotated, Any, get_args, get_origin, get_type_hints
+from types import UnionType
+from typing import TYPE_CHECKING, Annotated, Any, Union, get_args, get_origin, get_type_hints
 
 from fast_depends import Depends, Provider, inject
 from fast_depends.dependencies import Dependant
@@ -86,6 +87,16 @@ def _is_injected(annotation: Any, default: Any) -> bool:
     return False
 
 
+def _is_model(annotation: Any) -> bool:
+    """A pydantic model, possibly Annotated or optional (`Model | None`)."""
+    if get_origin(annotation) is Annotated:
+        annotation = get_args(annotation)[0]
+    if get_origin(annotation) in (Union, UnionType):
+        members = [arg for arg in get_args(annotation) if arg is not type(None)]
+        return len(members) == 1 and _is_model(members[0])
+    return inspect.isclass(annotation) and issubclass(annotation, BaseModel)
+
+
 def _payload_parameter(func: Callable[..., Any]) -> str | None:
     """The one parameter that takes the frame's `data`: a pydantic model that is not a marker or dependency."""
     try:
@@ -97,8 +108,7 @@ def _payload_parameter(func: Callable[..., Any]) -> str | None:
         annotation = hints.get(name, parameter.annotation)
         if _is_injected(annotation, parameter.default):
             continue
-        base = get_args(annotation)[0] if get_origin(annotation) is Annotated else annotation
-        if inspect.isclass(base) and issubclass(base, BaseModel):
+        if _is_model(annotation):
             if payload is not None:
                 raise TypeError(f"{func.__qualname__}: only one parameter may take the frame data ({payload}, {name})")
             payload = name
