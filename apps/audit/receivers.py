@@ -1,4 +1,7 @@
-"""Signal receivers: every login attempt becomes a login log (through the writer, never blocking)."""
+"""Signal receivers: every login attempt becomes a login log (through the writer, never blocking).
+
+Async, so `login_attempted.asend()` (how sign-in sends it) runs it without a thread hop; it only enqueues.
+"""
 
 from typing import Any
 
@@ -6,7 +9,7 @@ from apps.audit import writer
 from apps.audit.records import login_record
 
 
-def on_login_attempted(
+async def on_login_attempted(
     sender: Any,
     *,
     username: str,

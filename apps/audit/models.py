@@ -1,0 +1,30 @@
+"""Admin anchors for the MongoDB logs: tableless models that only give the admin an app entry and permissions.
+
+The logs themselves are MongoEngine documents (apps.audit.documents). These unmanaged models have no table;
+they exist so the admin index and sidebar list "Operation logs" and "Login logs", and so roles can be
+granted `audit.view_operationlogentry` / `audit.view_loginlogentry` with the stock permission widgets.
+"""
+
+from django.db import models
+
+
+class OperationLogEntry(models.Model):
+    class Meta:
+        managed = False
+        default_permissions = ("view",)
+        verbose_name = "operation log"
+        verbose_name_plural = "operation logs"
+
+    def __str__(self) -> str:
+        return "operation log"
+
+
+class LoginLogEntry(models.Model):
+    class Meta:
+        managed = False
+        default_permissions = ("view",)
+        verbose_name = "login log"
+        verbose_name_plural = "login logs"
+
+    def __str__(self) -> str:
+        return "login log"
