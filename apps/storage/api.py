@@ -3,6 +3,7 @@ from typing import Any, cast
 
 from django.http import HttpRequest
 from ninja import Query, Router
+from ninja.responses import Status
 
 from apps.accounts.models import User
 from apps.core.pagination import Page, PageIn
@@ -29,9 +30,9 @@ def _actor(request: HttpRequest) -> User:
 
 
 @router.post("/files/uploads", response={201: SingleUploadOut | MultipartUploadOut})
-async def create_upload(request: HttpRequest, payload: UploadIn) -> tuple[int, dict[str, Any]]:
+async def create_upload(request: HttpRequest, payload: UploadIn) -> Status[dict[str, Any]]:
     """Start an upload: one presigned PUT below FILE_MULTIPART_THRESHOLD, else one presigned PUT per part."""
-    return 201, await upload_create(actor=_actor(request), data=payload)
+    return Status(201, await upload_create(actor=_actor(request), data=payload))
 
 
 @router.post("/files/{file_id}/complete", response=FileOut)
@@ -40,7 +41,7 @@ async def complete_upload(request: HttpRequest, file_id: uuid.UUID, payload: Com
     return await upload_complete(actor=_actor(request), file_id=file_id, parts=payload.parts)
 
 
-@router.delete("/files/{file_id}/upload", response=None)
+@router.delete("/files/{file_id}/upload")
 async def abort_upload(request: HttpRequest, file_id: uuid.UUID) -> None:
     """Abort an unfinished upload; the record and any uploaded bytes go."""
     await upload_abort(actor=_actor(request), file_id=file_id)
@@ -63,7 +64,7 @@ async def download_file(request: HttpRequest, file_id: uuid.UUID, query: Query[D
     return await file_download_url(actor=_actor(request), file_id=file_id, expires_in=query.expires_in)
 
 
-@router.delete("/files/{file_id}", response=None)
+@router.delete("/files/{file_id}")
 async def delete_file(request: HttpRequest, file_id: uuid.UUID) -> None:
     """Delete the file and its object."""
     await file_delete(actor=_actor(request), file_id=file_id)
