@@ -53,8 +53,10 @@ class AuthzState:
 
 
 def _to_user(snapshot: dict[str, Any]) -> User:
+    # from_db expects the values in the model's concrete-field order.
+    names = [f.attname for f in User._meta.concrete_fields if f.attname in SNAPSHOT_FIELDS]
     values = []
-    for name in SNAPSHOT_FIELDS:
+    for name in names:
         value = snapshot.get(name)
         if name == "id":
             value = UUID(value)
@@ -62,7 +64,7 @@ def _to_user(snapshot: dict[str, Any]) -> User:
             value = datetime.fromisoformat(value)
         values.append(value)
     # from_db marks the instance as loaded; the password stays deferred (services re-read the row to use it).
-    return User.from_db("default", list(SNAPSHOT_FIELDS), values)
+    return User.from_db("default", names, values)
 
 
 async def _compute(user_id: str) -> dict[str, Any] | None:

@@ -70,3 +70,81 @@ class OperationOut(Schema):
     path: str
     summary: str
     tag: str
+
+
+class PermissionOut(Schema):
+    id: int
+    code: str
+    method: str
+    path: str
+    summary: str
+    tag: str
+
+
+class PermissionFilter(Schema):
+    tag: str | None = None
+    search: str | None = Field(None, max_length=200, description="Substring of the code or summary")
+
+
+class RoleIn(Schema):
+    name: str = Field(..., min_length=1, max_length=150)
+    description: str = Field("", max_length=2000)
+    is_active: bool = True
+    permissions: list[str] = Field(default_factory=list, max_length=1000)
+
+
+class RolePatch(Schema):
+    name: str | None = Field(None, min_length=1, max_length=150)
+    description: str | None = Field(None, max_length=2000)
+    is_active: bool | None = None
+    permissions: list[str] | None = Field(None, max_length=1000)
+
+
+class RoleOut(Schema):
+    id: int
+    name: str
+    description: str
+    is_active: bool
+    permissions: list[str]
+
+
+class RoleFilter(Schema):
+    search: str | None = Field(None, max_length=150)
+    is_active: bool | None = None
+
+
+class UserIn(Schema):
+    username: str = Field(..., min_length=1, max_length=150, pattern=r"^[\w.@+-]+$")
+    password: str = Field(..., min_length=1, max_length=4096, description="Sealed like login's password")
+    email: str = Field("", max_length=254)
+    full_name: str = Field("", max_length=150)
+    is_active: bool = True
+    is_superuser: bool = False
+    roles: list[int] = Field(default_factory=list, max_length=200)
+
+
+class UserPatch(Schema):
+    password: str | None = Field(None, min_length=1, max_length=4096, description="Sealed like login's password")
+    email: str | None = Field(None, max_length=254)
+    full_name: str | None = Field(None, max_length=150)
+    is_active: bool | None = None
+    is_superuser: bool | None = None
+    roles: list[int] | None = Field(None, max_length=200)
+
+
+class UserOut(Schema):
+    id: UUID
+    username: str
+    email: str
+    full_name: str
+    is_active: bool
+    is_superuser: bool
+    roles: list[int]
+    date_joined: datetime
+    last_login: datetime | None
+
+
+class UserFilter(Schema):
+    search: str | None = Field(None, max_length=150, description="Substring of username, email or full name")
+    is_active: bool | None = None
+    role: int | None = None

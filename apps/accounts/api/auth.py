@@ -79,13 +79,13 @@ async def token_refresh(request: HttpRequest, payload: RefreshIn) -> dict[str, A
     return asdict(await auth_services.token_refresh(refresh_token=payload.refresh_token, client=_client(request)))
 
 
-@router.post("/logout", response=None, summary="End the current session")
+@router.post("/logout", summary="End the current session")
 @signed_in
 async def logout(request: HttpRequest) -> None:
     await auth_services.logout(user=_context(request).user, session_id=_context(request).session_id)
 
 
-@router.post("/logout/all", response=None, summary="End every session of the user")
+@router.post("/logout/all", summary="End every session of the user")
 @signed_in
 async def logout_all(request: HttpRequest) -> None:
     await auth_services.logout_all(user=_context(request).user)
@@ -109,7 +109,7 @@ async def session_list(request: HttpRequest) -> list[dict[str, Any]]:
     return await selectors.session_list(context=_context(request))
 
 
-@router.delete("/sessions/{session_id}", response=None, summary="End one own session")
+@router.delete("/sessions/{session_id}", summary="End one own session")
 @signed_in
 async def session_delete(request: HttpRequest, session_id: str) -> None:
     context = _context(request)
@@ -118,7 +118,7 @@ async def session_delete(request: HttpRequest, session_id: str) -> None:
         raise NotFound("No such session")
 
 
-@router.post("/password", response=None, summary="Change the password; other sessions end")
+@router.post("/password", summary="Change the password; other sessions end")
 @signed_in
 async def password_change(request: HttpRequest, payload: PasswordChangeIn) -> None:
     context = _context(request)

@@ -1,0 +1,106 @@
+"""Reads for permissions, roles and users."""
+
+from typing import Any
+from uuid import UUID
+
+from django.contrib.auth.models import Permission
+from django.db.models import Prefetch, Q
+
+from apps.accounts.authz import API_PERMISSION_FILTER
+from apps.accounts.models import ApiOperation, Role, User
+from apps.accounts.schemas import PermissionFilter, RoleFilter, UserFilter
+from apps.core.exceptions import NotFound
+from apps.core.pagination import PageIn, page_of, paginate_queryset
+
+
+def _api_permissions() -> Any:
+    return Permission.objects.filter(**API_PERMISSION_FILTER)
+
+
+async def permission_list(*, filters: PermissionFilter, page: PageIn) -> dict[str, Any]:
+    operations = ApiOperation.objects.select_related("permission").order_by("path", "method")
+    if filters.tag:
+        operations = operations.filter(tag=filters.tag)
+    if filters.search:
+        operations = operations.filter(Q(permission__codename__icontains=filters.search) | Q(summary__icontains=filters.search))
+    result = await paginate_queryset(operations, page)
+    result["items"] = [
+        {"id": op.permission_id, "code": op.permission.codename, "method": op.method, "path": op.path,
+         "summary": op.summary, "tag": op.tag}
+        for op in result["items"]
+    ]
+    return result
+
+
+def roles_queryset() -> Any:
+    return (
+        Role.objects.select_related("profile")
+        .prefetch_related(Prefetch("permissions", queryset=_api_permissions().order_by("codename")))
+        .order_by("name", "id")
+    )
+
+
+def role_out(role: Role) -> dict[str, Any]:
+    profile = getattr(role, "profile", None)
+    return {
+        "id": role.pk,
+        "name": role.name,
+        "description": profile.description if profile else "",
+        "is_active": profile.is_active if profile else True,
+        "permissions": [p.codename for p in role.permissions.all()],
+    }
+
+
+async def role_list(*, filters: RoleFilter, page: PageIn) -> dict[str, Any]:
+    roles = roles_queryset()
+    if filters.search:
+        roles = roles.filter(name__icontains=filters.search)
+    if filters.is_active is not None:
+        roles = roles.filter(profile__is_active=filters.is_active)
+    result = await paginate_queryset(roles, page)
+    return page_of([role_out(r) for r in result["items"]], total=result["total"], page=page)
+
+
+async def role_get(*, role_id: int) -> dict[str, Any]:
+    role = await roles_queryset().filter(pk=role_id).afirst()
+    if role is None:
+        raise NotFound("No such role")
+    return role_out(role)
+
+
+def users_queryset() -> Any:
+    return User.objects.prefetch_related("groups").order_by("username")
+
+
+def user_out(user: User) -> dict[str, Any]:
+    return {
+        "id": user.pk,
+        "username": user.username,
+        "email": user.email,
+        "full_name": user.full_name,
+        "is_active": user.is_active,
+        "is_superuser": user.is_superuser,
+        "roles": sorted(g.pk for g in user.groups.all()),
+        "date_joined": user.date_joined,
+        "last_login": user.last_login,
+    }
+
+
+async def user_list(*, filters: UserFilter, page: PageIn) -> dict[str, Any]:
+    users = users_queryset()
+    if filters.search:
+        term = filters.search
+        users = users.filter(Q(username__icontains=term) | Q(email__icontains=term) | Q(full_name__icontains=term))
+    if filters.is_active is not None:
+        users = users.filter(is_active=filters.is_active)
+    if filters.role is not None:
+        users = users.filter(groups__pk=filters.role)
+    result = await paginate_queryset(users, page)
+    return page_of([user_out(u) for u in result["items"]], total=result["total"], page=page)
+
+
+async def user_get(*, user_id: UUID) -> dict[str, Any]:
+    user = await users_queryset().filter(pk=user_id).afirst()
+    if user is None:
+        raise NotFound("No such user")
+    return user_out(user)

@@ -1,0 +1,223 @@
+"""Writes for roles and users, with the guard rails against privilege escalation and lock-out."""
+
+from collections.abc import Iterable
+from typing import Any
+from uuid import UUID
+
+from asgiref.sync import sync_to_async
+from django.contrib.auth.models import Group, Permission
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import IntegrityError, transaction
+
+from apps.accounts.auth import AuthContext
+from apps.accounts.authz import API_PERMISSION_FILTER
+from apps.accounts.login_crypto import decrypt_with_challenge
+from apps.accounts.models import Role, RoleProfile, User
+from apps.accounts.rbac_selectors import role_get, user_get
+from apps.accounts.schemas import RoleIn, RolePatch, UserIn, UserPatch
+from apps.accounts.sessions import sessions_end_all
+from apps.core.exceptions import Conflict, NotFound, PermissionDenied, ValidationFailed
+
+# --- guard rails ----------------------------------------------------------------------------------------
+
+
+def _ensure_can_grant(actor: AuthContext, codes: Iterable[str]) -> None:
+    if actor.user.is_superuser:
+        return
+    missing = sorted(set(codes) - actor.codes)
+    if missing:
+        raise PermissionDenied(f"You cannot grant permissions you do not hold: {', '.join(missing[:5])}")
+
+
+def _permissions_for(codes: list[str]) -> list[Permission]:
+    permissions = list(Permission.objects.filter(**API_PERMISSION_FILTER, codename__in=set(codes)))
+    unknown = sorted(set(codes) - {p.codename for p in permissions})
+    if unknown:
+        raise ValidationFailed(
+            "Unknown permission codes",
+            data=[{"loc": ["body", "permissions", code], "msg": "unknown permission code"} for code in unknown],
+        )
+    return permissions
+
+
+def _roles_for(actor: AuthContext, role_ids: list[int]) -> list[Group]:
+    roles = list(Group.objects.filter(pk__in=set(role_ids)).prefetch_related("permissions"))
+    unknown = sorted(set(role_ids) - {r.pk for r in roles})
+    if unknown:
+        raise ValidationFailed(
+            "Unknown roles", data=[{"loc": ["body", "roles"], "msg": f"unknown role id {rid}"} for rid in unknown]
+        )
+    for role in roles:  # assigning a role grants its permissions
+        _ensure_can_grant(actor, [p.codename for p in role.permissions.all() if p.content_type.model == "apipermission"])
+    return roles
+
+
+def _other_active_superusers(user: User) -> bool:
+    return User.objects.filter(is_superuser=True, is_active=True).exclude(pk=user.pk).exists()
+
+
+# --- roles ----------------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def _role_write(actor: AuthContext, role: Role | None, data: dict[str, Any]) -> int:
+    if "permissions" in data:
+        permissions = _permissions_for(data["permissions"])
+        previous = set(role.permissions.values_list("codename", flat=True)) if role else set()
+        _ensure_can_grant(actor, set(data["permissions"]) - previous)
+    if role is None:
+        role = Role(name=data["name"])
+    elif "name" in data:
+        role.name = data["name"]
+    try:
+        with transaction.atomic():
+            role.save()
+    except IntegrityError as exc:
+        raise Conflict("Role name already exists") from exc
+    profile, _created = RoleProfile.objects.get_or_create(group=role)
+    changed = [field for field in ("description", "is_active") if field in data]
+    for field in changed:
+        setattr(profile, field, data[field])
+    if changed:
+        profile.save()
+    if "permissions" in data:
+        role.permissions.set(permissions)
+    return role.pk
+
+
+async def role_create(*, actor: AuthContext, data: RoleIn) -> dict[str, Any]:
+    role_id = await sync_to_async(_role_write)(actor, None, data.model_dump())
+    return await role_get(role_id=role_id)
+
+
+async def role_update(*, actor: AuthContext, role_id: int, data: RoleIn | RolePatch) -> dict[str, Any]:
+    role = await Role.objects.filter(pk=role_id).afirst()
+    if role is None:
+        raise NotFound("No such role")
+    changes = data.model_dump(exclude_unset=isinstance(data, RolePatch))
+    changes = {k: v for k, v in changes.items() if v is not None}
+    await sync_to_async(_role_write)(actor, role, changes)
+    return await role_get(role_id=role_id)
+
+
+@transaction.atomic
+def _role_delete(actor: AuthContext, role_id: int) -> None:
+    role = Role.objects.filter(pk=role_id).prefetch_related("permissions").first()
+    if role is None:
+        raise NotFound("No such role")
+    role.delete()
+
+
+async def role_delete(*, actor: AuthContext, role_id: int) -> None:
+    await sync_to_async(_role_delete)(actor, role_id)
+
+
+# --- users ----------------------------------------------------------------------------------------------
+
+
+def _set_password(user: User, password: str) -> None:
+    try:
+        validate_password(password, user)
+    except DjangoValidationError as exc:
+        raise ValidationFailed(
+            "Password is not acceptable",
+            data=[{"loc": ["body", "password"], "msg": message} for message in exc.messages],
+        ) from exc
+    user.set_password(password)
+
+
+@transaction.atomic
+def _user_create(actor: AuthContext, data: dict[str, Any], password: str) -> UUID:
+    if data["is_superuser"] and not actor.user.is_superuser:
+        raise PermissionDenied("Only superusers can create superusers")
+    roles = _roles_for(actor, data["roles"])
+    user = User(
+        username=data["username"],
+        email=data["email"],
+        full_name=data["full_name"],
+        is_active=data["is_active"],
+        is_superuser=data["is_superuser"],
+        is_staff=data["is_superuser"],
+    )
+    _set_password(user, password)
+    try:
+        with transaction.atomic():
+            user.save()
+    except IntegrityError as exc:
+        raise Conflict("Username already exists") from exc
+    user.groups.set(roles)
+    return user.pk
+
+
+async def user_create(*, actor: AuthContext, data: UserIn) -> dict[str, Any]:
+    (password,) = await decrypt_with_challenge(data.password)
+    user_id = await sync_to_async(_user_create)(actor, data.model_dump(exclude={"password"}), password)
+    return await user_get(user_id=user_id)
+
+
+@transaction.atomic
+def _user_update(actor: AuthContext, user_id: UUID, changes: dict[str, Any], password: str | None) -> None:
+    user = User.objects.select_for_update().filter(pk=user_id).first()
+    if user is None:
+        raise NotFound("No such user")
+    if user.is_superuser and not actor.user.is_superuser:
+        raise PermissionDenied("Only superusers can change superusers")
+    if "is_superuser" in changes and changes["is_superuser"] != user.is_superuser:
+        if not actor.user.is_superuser:
+            raise PermissionDenied("Only superusers can grant or remove the superuser flag")
+        if not changes["is_superuser"] and user.is_active and not _other_active_superusers(user):
+            raise Conflict("The last active superuser cannot lose the flag")
+    if changes.get("is_active") is False:
+        if user.pk == actor.user.pk:
+            raise Conflict("You cannot deactivate yourself")
+        if user.is_superuser and user.is_active and not _other_active_superusers(user):
+            raise Conflict("The last active superuser cannot be deactivated")
+    for field in ("email", "full_name", "is_active", "is_superuser"):
+        if field in changes:
+            setattr(user, field, changes[field])
+    if "is_superuser" in changes:
+        user.is_staff = user.is_staff or bool(changes["is_superuser"])
+    if password is not None:
+        _set_password(user, password)
+    user.save()
+    if "roles" in changes:
+        current = set(user.groups.values_list("pk", flat=True))
+        _roles_for(actor, [rid for rid in changes["roles"] if rid not in current])
+        user.groups.set(changes["roles"])
+
+
+async def user_update(*, actor: AuthContext, user_id: UUID, data: UserPatch) -> dict[str, Any]:
+    changes = {k: v for k, v in data.model_dump(exclude_unset=True).items() if v is not None or k == "roles"}
+    password = None
+    if changes.pop("password", None) is not None:
+        assert data.password is not None
+        (password,) = await decrypt_with_challenge(data.password)
+    await sync_to_async(_user_update)(actor, user_id, changes, password)
+    if password is not None:
+        await sessions_end_all(user_id=str(user_id), reason="password_change")
+    return await user_get(user_id=user_id)
+
+
+@transaction.atomic
+def _user_delete(actor: AuthContext, user_id: UUID) -> None:
+    user = User.objects.select_for_update().filter(pk=user_id).first()
+    if user is None:
+        raise NotFound("No such user")
+    if user.pk == actor.user.pk:
+        raise Conflict("You cannot delete yourself")
+    if user.is_superuser and not actor.user.is_superuser:
+        raise PermissionDenied("Only superusers can delete superusers")
+    if user.is_superuser and user.is_active and not _other_active_superusers(user):
+        raise Conflict("The last active superuser cannot be deleted")
+    user.delete()
+
+
+async def user_delete(*, actor: AuthContext, user_id: UUID) -> None:
+    await sync_to_async(_user_delete)(actor, user_id)
+
+
+async def user_force_logout(*, actor: AuthContext, user_id: UUID) -> None:
+    if not await User.objects.filter(pk=user_id).aexists():
+        raise NotFound("No such user")
+    await sessions_end_all(user_id=str(user_id), reason="force_logout")
