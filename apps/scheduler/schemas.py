@@ -1,0 +1,194 @@
+"""Schemas of the scheduling API: registered tasks, schedules (over django-celery-beat) and task runs."""
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from celery.schedules import crontab_parser
+from ninja import Schema
+from pydantic import AwareDatetime, Field, ValidationInfo, field_validator
+
+from apps.scheduler.documents import RunStatus
+
+Period = Literal["days", "hours", "minutes", "seconds", "microseconds"]
+
+# (largest value, smallest value) of each crontab field, as celery parses them.
+CRONTAB_RANGES: dict[str, tuple[int, int]] = {
+    "minute": (60, 0),
+    "hour": (24, 0),
+    "day_of_week": (7, 0),
+    "day_of_month": (31, 1),
+    "month_of_year": (12, 1),
+}
+
+
+class RegisteredTaskOut(Schema):
+    name: str
+    description: str
+
+
+# --- schedules -------------------------------------------------------------------------------------------
+
+
+class IntervalSpec(Schema):
+    type: Literal["interval"]
+    every: int = Field(..., ge=1, le=2_147_483_647)
+    period: Period
+
+
+class CrontabSpec(Schema):
+    type: Literal["crontab"]
+    minute: str = Field("*", min_length=1, max_length=240)
+    hour: str = Field("*", min_length=1, max_length=96)
+    day_of_week: str = Field("*", min_length=1, max_length=64)
+    day_of_month: str = Field("*", min_length=1, max_length=124)
+    month_of_year: str = Field("*", min_length=1, max_length=64)
+    timezone: str | None = Field(None, description="IANA name; default: the server's TIME_ZONE")
+
+    @field_validator("minute", "hour", "day_of_week", "day_of_month", "month_of_year")
+    @classmethod
+    def _cron_field(cls, value: str, info: ValidationInfo) -> str:
+        field = str(info.field_name)
+        value = value.strip().replace(" ", "")
+        largest, smallest = CRONTAB_RANGES[field]
+        try:
+            crontab_parser(largest, smallest).parse(value)
+        except (ValueError, KeyError, IndexError) as exc:
+            raise ValueError(f"not a valid crontab {field.replace('_', ' ')}: {exc}") from None
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r}") from None
+        return value
+
+
+class ClockedSpec(Schema):
+    type: Literal["clocked"]
+    run_at: AwareDatetime = Field(..., description="When to run once (ISO-8601 with a time zone)")
+
+
+ScheduleSpec = Annotated[IntervalSpec | CrontabSpec | ClockedSpec, Field(discriminator="type")]
+
+
+class CrontabOut(CrontabSpec):
+    timezone: str
+
+
+class SolarOut(Schema):
+    """Solar schedules can be made in the admin; the API shows them but does not create them."""
+
+    type: Literal["solar"]
+    event: str
+    latitude: float
+    longitude: float
+
+
+ScheduleSpecOut = Annotated[IntervalSpec | CrontabOut | ClockedSpec | SolarOut, Field(discriminator="type")]
+
+
+def _not_null(value: Any) -> Any:
+    if value is None:
+        raise ValueError("may not be null")
+    return value
+
+
+def _clean_name(value: str) -> str:
+    value = value.strip()
+    if not value:
+        raise ValueError("may not be blank")
+    return value
+
+
+# A field named `kwargs` clashes with the **kwargs of the __init__ the pydantic mypy plugin synthesizes.
+class ScheduleIn(Schema):  # type: ignore[no-redef]
+    name: str = Field(..., min_length=1, max_length=200)
+    task: str = Field(..., min_length=1, max_length=200, description="A name from /tasks/registered")
+    schedule: ScheduleSpec
+    enabled: bool = True
+    one_off: bool | None = Field(None, description="Run once, then disable; default: true for clocked schedules")
+    args: list[Any] = Field(default_factory=list, description="Positional arguments (a JSON array)")
+    kwargs: dict[str, Any] = Field(default_factory=dict, description="Keyword arguments (a JSON object)")
+    description: str = Field("", max_length=5000)
+
+    _names = field_validator("name", "task")(_clean_name)
+
+
+# A field named `kwargs` clashes with the **kwargs of the __init__ the pydantic mypy plugin synthesizes.
+class SchedulePatch(Schema):  # type: ignore[no-redef]
+    """Only the fields sent change; `schedule` is replaced as a whole."""
+
+    name: str | None = Field(None, min_length=1, max_length=200)
+    task: str | None = Field(None, min_length=1, max_length=200)
+    schedule: ScheduleSpec | None = None
+    enabled: bool | None = None
+    one_off: bool | None = None
+    args: list[Any] | None = None
+    kwargs: dict[str, Any] | None = None
+    description: str | None = Field(None, max_length=5000)
+
+    _present = field_validator(
+        "name", "task", "schedule", "enabled", "one_off", "args", "kwargs", "description", mode="before"
+    )(_not_null)
+    _names = field_validator("name", "task")(_clean_name)
+
+
+# A field named `kwargs` clashes with the **kwargs of the __init__ the pydantic mypy plugin synthesizes.
+class ScheduleOut(Schema):  # type: ignore[no-redef]
+    id: int
+    name: str
+    task: str
+    enabled: bool
+    one_off: bool
+    args: list[Any]
+    kwargs: dict[str, Any]
+    schedule: ScheduleSpecOut
+    last_run_at: datetime | None
+    total_run_count: int
+    description: str
+
+
+class ScheduleFilter(Schema):
+    task: str | None = Field(None, description="Exact task name")
+    enabled: bool | None = None
+
+
+class RunNowOut(Schema):
+    task_id: str
+
+
+# --- task runs -------------------------------------------------------------------------------------------
+
+
+class TaskRunFilter(Schema):
+    task: str | None = Field(None, description="Exact task name")
+    schedule: int | None = Field(None, description="Schedule (periodic task) id")
+    status: RunStatus | None = None
+    since: datetime | None = Field(None, description="Queued at or after (ISO-8601)")
+    until: datetime | None = Field(None, description="Queued before (ISO-8601)")
+
+
+# A field named `kwargs` clashes with the **kwargs of the __init__ the pydantic mypy plugin synthesizes.
+class TaskRunOut(Schema):  # type: ignore[no-redef]
+    task_id: str
+    task: str
+    schedule: int | None
+    schedule_name: str | None
+    status: RunStatus
+    retries: int
+    args: Any
+    kwargs: Any
+    result: Any
+    error: str | None
+    traceback: str | None
+    worker: str | None
+    queued_at: datetime | None
+    started_at: datetime | None
+    finished_at: datetime | None
+    duration_ms: float | None
