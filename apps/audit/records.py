@@ -81,6 +81,9 @@ def acting_user(request: HttpRequest) -> tuple[str | None, str | None]:
     """(user id, username) of the API token's user, or of the admin session when Django already loaded it."""
     user = getattr(request, "auth", None)
     if getattr(user, "pk", None) is None:
+        # A token that authenticated but lacked the permission (403) still names its user.
+        user = getattr(getattr(request, "auth_context", None), "user", None)
+    if getattr(user, "pk", None) is None:
         user = request.__dict__.get("_cached_user") or request.__dict__.get("_acached_user")
     user_id = getattr(user, "pk", None)
     if user_id is None:
