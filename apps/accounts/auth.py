@@ -66,7 +66,7 @@ def bearer_token(request: HttpRequest) -> str:
 class JWTAuth(HttpBearer):
     """Default auth of every operation that is not marked public (see apps/accounts/access.py)."""
 
-    async def __call__(self, request: HttpRequest) -> User:  # type: ignore[override]
+    async def __call__(self, request: HttpRequest) -> User:
         operation = routes.operation_for(request)
         context = await authenticate_token(bearer_token(request))
         request.auth_context = context  # type: ignore[attr-defined]

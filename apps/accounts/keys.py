@@ -27,7 +27,7 @@ class KeyConfigError(Exception):
 @dataclass(frozen=True)
 class SigningKey:
     kid: str
-    private_key: rsa.RSAPrivateKey | None
+    private_key: rsa.RSAPrivateKey
     public_key: rsa.RSAPublicKey
 
 

@@ -38,9 +38,7 @@ def decrypt_secret(ciphertext_b64: str) -> tuple[str, str]:
         raise BadRequest("password must be RSA-OAEP-256 encrypted with the served key")
     try:
         ciphertext = base64.b64decode(ciphertext_b64, validate=True)
-        private_key = login_key().private_key
-        assert private_key is not None
-        plaintext = private_key.decrypt(ciphertext, _OAEP)
+        plaintext = login_key().private_key.decrypt(ciphertext, _OAEP)
         document = json.loads(plaintext.decode("utf-8"))
     except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
         raise BadRequest("password must be RSA-OAEP-256 encrypted with the served key") from exc

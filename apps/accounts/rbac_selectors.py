@@ -22,11 +22,19 @@ async def permission_list(*, filters: PermissionFilter, page: PageIn) -> dict[st
     if filters.tag:
         operations = operations.filter(tag=filters.tag)
     if filters.search:
-        operations = operations.filter(Q(permission__codename__icontains=filters.search) | Q(summary__icontains=filters.search))
+        operations = operations.filter(
+            Q(permission__codename__icontains=filters.search) | Q(summary__icontains=filters.search)
+        )
     result = await paginate_queryset(operations, page)
     result["items"] = [
-        {"id": op.permission_id, "code": op.permission.codename, "method": op.method, "path": op.path,
-         "summary": op.summary, "tag": op.tag}
+        {
+            "id": op.permission_id,
+            "code": op.permission.codename,
+            "method": op.method,
+            "path": op.path,
+            "summary": op.summary,
+            "tag": op.tag,
+        }
         for op in result["items"]
     ]
     return result

@@ -48,8 +48,15 @@ def finalize(api: NinjaAPI, root: str) -> None:
             joined = "/".join(i for i in (bound.prefix, path) if i)
             template = _CONVERTER.sub("{", normalize_path(f"{root}/{joined}"))
             django_route = normalize_path(
-                "/".join(i for i in (root.strip("/"), replace_path_param_notation(bound.prefix),
-                                     replace_path_param_notation(path)) if i)
+                "/".join(
+                    i
+                    for i in (
+                        root.strip("/"),
+                        replace_path_param_notation(bound.prefix),
+                        replace_path_param_notation(path),
+                    )
+                    if i
+                )
             ).lstrip("/")
             for operation in path_view.operations:
                 access = _operation_access(operation)

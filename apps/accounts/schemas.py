@@ -15,7 +15,9 @@ class PublicKeyOut(Schema):
 
 class LoginIn(Schema):
     username: str = Field(..., min_length=1, max_length=150)
-    password: str = Field(..., min_length=1, max_length=4096, description="base64(RSA-OAEP-256(JSON {password, challenge}))")
+    password: str = Field(
+        ..., min_length=1, max_length=4096, description="base64(RSA-OAEP-256(JSON {password, challenge}))"
+    )
 
 
 class PlainLoginIn(Schema):

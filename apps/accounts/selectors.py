@@ -8,7 +8,6 @@ from apps.accounts import routes
 from apps.accounts.access import Access
 from apps.accounts.auth import AuthContext
 from apps.accounts.authz import API_PERMISSION_FILTER
-from apps.accounts.models import User
 from apps.accounts.sessions import sessions_of
 
 
@@ -54,7 +53,3 @@ def user_routes(*, context: AuthContext) -> list[routes.OperationInfo]:
         for op in routes.catalogue()
         if op.access is Access.SIGNED_IN or (op.access is Access.PERMISSION and context.allows(op.code))
     ]
-
-
-async def user_by_id(user_id: object) -> User | None:
-    return await User.objects.filter(pk=user_id).afirst()

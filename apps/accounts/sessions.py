@@ -79,7 +79,8 @@ async def session_create(*, user_id: str, user_agent: str, ip: str | None, refre
 
 
 async def session_fields(sid: str, *fields: str) -> list[str | None]:
-    return await async_redis().hmget(session_key(sid), list(fields))  # type: ignore[no-any-return]
+    values = await async_redis().hmget(session_key(sid), list(fields))
+    return [None if v is None else str(v) for v in values]
 
 
 async def session_rotate(*, sid: str, presented_jti: str, new_jti: str) -> Rotation:
@@ -111,7 +112,7 @@ async def session_touch(sid: str) -> None:
 
 async def sessions_of(user_id: str) -> list[SessionInfo]:
     redis = async_redis()
-    sids = sorted(await redis.smembers(user_sessions_key(user_id)))
+    sids = sorted(str(s) for s in await redis.smembers(user_sessions_key(user_id)))
     if not sids:
         return []
     async with redis.pipeline(transaction=False) as pipe:

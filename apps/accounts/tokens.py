@@ -31,11 +31,18 @@ def new_jti() -> str:
     return uuid.uuid4().hex
 
 
-def encode_token(*, user_id: str, session_id: str, typ: TokenType, jti: str | None = None,
-                 ttl: int | None = None, extra: dict[str, Any] | None = None) -> str:
+def encode_token(
+    *,
+    user_id: str,
+    session_id: str,
+    typ: TokenType,
+    jti: str | None = None,
+    ttl: int | None = None,
+    extra: dict[str, Any] | None = None,
+) -> str:
     now = int(time.time())
-    lifetime = ttl if ttl is not None else (
-        settings.ACCESS_TOKEN_TTL if typ == "access" else settings.REFRESH_TOKEN_TTL
+    lifetime = (
+        ttl if ttl is not None else (settings.ACCESS_TOKEN_TTL if typ == "access" else settings.REFRESH_TOKEN_TTL)
     )
     payload = {
         **(extra or {}),

@@ -5,6 +5,7 @@ from typing import Any
 
 from django.conf import settings
 from django.http import HttpRequest, JsonResponse
+from ninja import Router
 
 from apps.accounts import keys, selectors
 from apps.accounts.access import public, signed_in
@@ -26,7 +27,6 @@ from apps.accounts.sessions import sessions_end
 from apps.core.client_ip import client_ip
 from apps.core.envelope import NO_ENVELOPE
 from apps.core.exceptions import NotFound
-from ninja import Router
 
 router = Router(tags=["auth"])
 
@@ -40,7 +40,7 @@ def _client(request: HttpRequest) -> auth_services.ClientInfo:
 
 
 def _context(request: HttpRequest) -> AuthContext:
-    return request.auth_context  # type: ignore[attr-defined, no-any-return]
+    return request.auth_context  # type: ignore[attr-defined]
 
 
 @router.get("/keys/public", response=PublicKeyOut, summary="Login public key and a one-time challenge")
@@ -69,7 +69,9 @@ async def login(request: HttpRequest, payload: LoginIn) -> dict[str, Any]:
 async def login_plain(request: HttpRequest, payload: PlainLoginIn) -> dict[str, Any]:
     if not settings.DEBUG:
         raise NotFound()
-    pair = await auth_services.login_plain(username=payload.username, password=payload.password, client=_client(request))
+    pair = await auth_services.login_plain(
+        username=payload.username, password=payload.password, client=_client(request)
+    )
     return asdict(pair)
 
 
@@ -130,8 +132,9 @@ async def password_change(request: HttpRequest, payload: PasswordChangeIn) -> No
     )
 
 
-@router.get("/jwks.json", summary="JWKS of the token-signing keys (bare JWKS, no envelope)",
-            openapi_extra={NO_ENVELOPE: True})
+@router.get(
+    "/jwks.json", summary="JWKS of the token-signing keys (bare JWKS, no envelope)", openapi_extra={NO_ENVELOPE: True}
+)
 @public
 async def jwks(request: HttpRequest) -> JsonResponse:
     return JsonResponse(keys.jwks())

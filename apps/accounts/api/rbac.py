@@ -27,7 +27,7 @@ router = Router(tags=["rbac"])
 
 
 def _actor(request: HttpRequest) -> AuthContext:
-    return request.auth_context  # type: ignore[attr-defined, no-any-return]
+    return request.auth_context  # type: ignore[attr-defined]
 
 
 @router.get("/permissions", response=Page[PermissionOut], summary="List API permissions")

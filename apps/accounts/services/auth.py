@@ -57,7 +57,7 @@ def _issue_pair(*, user_id: str, session_id: str, refresh_jti: str) -> TokenPair
     return TokenPair(
         access_token=encode_token(user_id=user_id, session_id=session_id, typ="access"),
         refresh_token=encode_token(user_id=user_id, session_id=session_id, typ="refresh", jti=refresh_jti),
-        token_type="Bearer",
+        token_type="Bearer",  # noqa: S106 - the scheme name, not a secret
         expires_in=settings.ACCESS_TOKEN_TTL,
         refresh_expires_in=settings.REFRESH_TOKEN_TTL,
     )
@@ -87,7 +87,9 @@ async def _failure_reason(username: str) -> str:
 async def session_start(*, user: User, client: ClientInfo) -> TokenPair:
     """Open a session for an authenticated user and issue its first token pair."""
     refresh_jti = new_jti()
-    sid = await session_create(user_id=str(user.pk), user_agent=client.user_agent, ip=client.ip, refresh_jti=refresh_jti)
+    sid = await session_create(
+        user_id=str(user.pk), user_agent=client.user_agent, ip=client.ip, refresh_jti=refresh_jti
+    )
     return _issue_pair(user_id=str(user.pk), session_id=sid, refresh_jti=refresh_jti)
 
 
@@ -111,7 +113,7 @@ async def _login(*, username: str, client: ClientInfo, read_password: Callable[[
         await _record_attempt(username=username, user=None, success=False, reason=reason, client=client)
         raise BadCredentials()
     await throttle_reset_username(username)
-    await sync_to_async(update_last_login)(None, user)
+    await sync_to_async(update_last_login)(User, user)
     pair = await session_start(user=user, client=client)
     await _record_attempt(username=username, user=user, success=True, reason="ok", client=client)
     return pair

@@ -49,7 +49,9 @@ def _roles_for(actor: AuthContext, role_ids: list[int]) -> list[Group]:
             "Unknown roles", data=[{"loc": ["body", "roles"], "msg": f"unknown role id {rid}"} for rid in unknown]
         )
     for role in roles:  # assigning a role grants its permissions
-        _ensure_can_grant(actor, [p.codename for p in role.permissions.all() if p.content_type.model == "apipermission"])
+        _ensure_can_grant(
+            actor, [p.codename for p in role.permissions.all() if p.content_type.model == "apipermission"]
+        )
     return roles
 
 
@@ -61,7 +63,7 @@ def _other_active_superusers(user: User) -> bool:
 
 
 @transaction.atomic
-def _role_write(actor: AuthContext, role: Role | None, data: dict[str, Any]) -> int:
+def _role_write(actor: AuthContext, role: Group | None, data: dict[str, Any]) -> int:
     if "permissions" in data:
         permissions = _permissions_for(data["permissions"])
         previous = set(role.permissions.values_list("codename", flat=True)) if role else set()
