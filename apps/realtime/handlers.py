@@ -1,14 +1,20 @@
-"""The built-in websocket events (CONTRACT §7): ping, room.join, room.leave, chat.send."""
+"""The built-in websocket events (CONTRACT §7): ping, room.join, room.leave, chat.send; and presence.online."""
+
+from typing import Any
 
 from django.utils import timezone
 
 from apps.core.exceptions import PermissionDenied
+from apps.core.pagination import PageIn
 from apps.realtime.events import events
 from apps.realtime.injection import CurrentUser, Depends
 from apps.realtime.rooms import Rooms, connection_rooms
 from apps.realtime.schemas import ChatMessage, ChatSend, ChatUser, RoomIn, RoomOut
+from apps.realtime.selectors import online_user_list
 
 CHAT_MESSAGE_EVENT = "chat.message"
+# The same permission as GET /users/online: the socket is one more way to ask the same question.
+ONLINE_USERS_PERMISSION = "GET:/api/v1/users/online"
 
 
 @events.on("ping")
@@ -39,3 +45,9 @@ async def chat_send(msg: ChatSend, user: CurrentUser, rooms: Rooms = Depends(con
         sent_at=timezone.now(),
     )
     await rooms.broadcast(msg.room, CHAT_MESSAGE_EVENT, message)
+
+
+@events.on("presence.online", permission=ONLINE_USERS_PERMISSION)
+async def presence_online(page: PageIn | None = None) -> dict[str, Any]:
+    """Who is online, one page like GET /users/online ({page, page_size} in data, both optional)."""
+    return await online_user_list(page=page or PageIn.model_validate({}))

@@ -358,8 +358,8 @@ def test_registry_refuses_handlers_it_cannot_inject():
 
     with pytest.raises(TypeError, match="async"):
 
-        @registry.on("sync")
-        def sync_handler() -> None:  # type: ignore[type-var]
+        @registry.on("sync")  # type: ignore[type-var]
+        def sync_handler() -> None:
             return None
 
     with pytest.raises(TypeError, match="'count'"):
