@@ -42,15 +42,15 @@ def sync_permissions() -> SyncReport:
             permission = record.permission  # the route moved: rename the code, keep the grants
             report.renamed.append((permission.codename, op.code))
             existing.pop(permission.codename, None)
-            permission.codename = op.code
-        if permission is None:
+            permission.codename, permission.name = op.code, name
+            permission.save(update_fields=["codename", "name"])
+        elif permission is None:
             permission = Permission.objects.create(content_type=content_type, codename=op.code, name=name)
             report.created.append(op.code)
-        elif permission.name != name or permission.codename != op.code:
-            if op.code not in [new for _, new in report.renamed]:
-                report.updated.append(op.code)
+        elif permission.name != name:
+            report.updated.append(op.code)
             permission.name = name
-            permission.save(update_fields=["name", "codename"])
+            permission.save(update_fields=["name"])
         keep.add(permission.pk)
         ApiOperation.objects.filter(operation_id=op.operation_id).exclude(permission=permission).delete()
         ApiOperation.objects.update_or_create(
