@@ -2,7 +2,7 @@ import uuid
 from typing import Any, cast
 
 from django.http import HttpRequest
-from ninja import Query, Router
+from ninja import Body, Query, Router
 from ninja.responses import Status
 
 from apps.accounts.models import User
@@ -36,9 +36,11 @@ async def create_upload(request: HttpRequest, payload: UploadIn) -> Status[dict[
 
 
 @router.post("/files/{file_id}/complete", response=FileOut)
-async def complete_upload(request: HttpRequest, file_id: uuid.UUID, payload: CompleteIn) -> StoredFile:
+async def complete_upload(
+    request: HttpRequest, file_id: uuid.UUID, payload: Body[CompleteIn | None] = None
+) -> StoredFile:
     """Verify the object exists with the announced size and mark the file ready."""
-    return await upload_complete(actor=_actor(request), file_id=file_id, parts=payload.parts)
+    return await upload_complete(actor=_actor(request), file_id=file_id, parts=payload.parts if payload else None)
 
 
 @router.delete("/files/{file_id}/upload")

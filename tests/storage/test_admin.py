@@ -6,11 +6,12 @@ from asgiref.sync import async_to_sync
 from django.contrib.auth.models import Permission
 from django.test import Client
 
+from apps.accounts.models import User
 from apps.storage import objects
 from apps.storage.models import StoredFile
 from apps.storage.schemas import UploadIn
 from apps.storage.services import upload_complete, upload_create
-from tests.factories import UserFactory
+from tests.storage.conftest import create_user
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -26,12 +27,12 @@ def uploaded(owner, data: bytes, name: str) -> StoredFile:
 @pytest.fixture
 def admin_client() -> Client:
     client = Client()
-    client.force_login(UserFactory(username="root", is_superuser=True, is_staff=True))
+    client.force_login(create_user(username="root", is_superuser=True, is_staff=True))
     return client
 
 
 def test_admin_lists_files_with_owner_status_and_a_working_download_link(admin_client):
-    owner = UserFactory(username="carol")
+    owner = create_user(username="carol")
     file = uploaded(owner, b"admin download", "carol-notes.txt")
     response = admin_client.get("/admin/storage/storedfile/", {"status__exact": "ready"})
     assert response.status_code == 200
@@ -46,7 +47,7 @@ def test_admin_lists_files_with_owner_status_and_a_working_download_link(admin_c
 
 
 def test_admin_has_no_add_and_no_edit(admin_client):
-    file = uploaded(UserFactory(username="dave"), b"x", "x.txt")
+    file = uploaded(create_user(username="dave"), b"x", "x.txt")
     assert admin_client.get("/admin/storage/storedfile/add/").status_code == 403
     before = StoredFile.objects.get(pk=file.pk).filename
     admin_client.post(f"/admin/storage/storedfile/{file.pk}/change/", {"filename": "renamed.txt"})
@@ -54,7 +55,7 @@ def test_admin_has_no_add_and_no_edit(admin_client):
 
 
 def test_admin_delete_removes_the_object(admin_client):
-    file = uploaded(UserFactory(username="erin"), b"delete me", "d.txt")
+    file = uploaded(create_user(username="erin"), b"delete me", "d.txt")
     response = admin_client.post(f"/admin/storage/storedfile/{file.pk}/delete/", {"post": "yes"})
     assert response.status_code == 302
     assert not StoredFile.objects.filter(pk=file.pk).exists()
@@ -62,7 +63,7 @@ def test_admin_delete_removes_the_object(admin_client):
 
 
 def test_admin_bulk_delete_removes_every_object(admin_client):
-    owner = UserFactory(username="frank")
+    owner = create_user(username="frank")
     files = [uploaded(owner, f"file {i}".encode(), f"{i}.txt") for i in range(3)]
     response = admin_client.post(
         "/admin/storage/storedfile/",
@@ -74,8 +75,8 @@ def test_admin_bulk_delete_removes_every_object(admin_client):
 
 
 def test_download_link_needs_the_permission_to_manage_all_files():
-    file = uploaded(UserFactory(username="gina"), b"secret", "s.txt")
-    staff = UserFactory(username="viewer", is_staff=True)
+    file = uploaded(create_user(username="gina"), b"secret", "s.txt")
+    staff = create_user(username="viewer", is_staff=True)
     staff.user_permissions.add(Permission.objects.get(codename="view_storedfile"))
     client = Client()
     client.force_login(staff)
@@ -83,7 +84,7 @@ def test_download_link_needs_the_permission_to_manage_all_files():
     assert "s.txt" in html and "127.0.0.1:9000" not in html
 
     staff.user_permissions.add(Permission.objects.get(codename="manage_all_files"))
-    staff = type(staff).objects.get(pk=staff.pk)  # permissions are cached per instance
+    staff = User.objects.get(pk=staff.pk)  # permissions are cached per instance
     client.force_login(staff)
     html = client.get(f"/admin/storage/storedfile/{file.pk}/change/").content.decode()
     assert "127.0.0.1:9000" in html

@@ -8,9 +8,18 @@ from asgiref.sync import sync_to_async
 from apps.storage import objects
 from apps.storage.models import StoredFile
 from tests.conftest import envelope_of
-from tests.factories import UserFactory
 from tests.helpers import bearer_headers, grant
-from tests.storage.conftest import FILE_CODES, MIB, call, http_get, http_put, random_bytes, sha256, signed_in_user
+from tests.storage.conftest import (
+    FILE_CODES,
+    MIB,
+    call,
+    create_user,
+    http_get,
+    http_put,
+    random_bytes,
+    sha256,
+    signed_in_user,
+)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -68,8 +77,9 @@ async def test_single_upload_completes_and_downloads_identical_bytes(client, ali
     assert file["owner_id"] == str(user.id)
     assert set(file) == {"id", "filename", "size", "content_type", "status", "owner_id", "created_at"}
 
-    again = await call(client, "POST", f"/files/{ticket['file_id']}/complete", headers, {})
-    assert again.status_code == 200 and envelope_of(again)["data"]["status"] == "ready"  # idempotent
+    # Idempotent, and the body is optional (a bare POST, as fetch() sends it).
+    again = await client.generic("POST", f"/api/v1/files/{ticket['file_id']}/complete", b"", headers=headers)
+    assert again.status_code == 200 and envelope_of(again)["data"]["status"] == "ready"
 
     link = envelope_of(await call(client, "GET", f"/files/{ticket['file_id']}/download", headers))["data"]
     assert link["expires_in"] == 3600
@@ -294,7 +304,7 @@ async def test_manage_all_files_permission_sees_and_deletes_every_file(client, a
 async def test_superuser_sees_every_file(client, alice):
     _, alice_headers = alice
     file = await upload_single(client, alice_headers, b"anything")
-    root = await sync_to_async(UserFactory)(username="root", is_superuser=True)
+    root = await sync_to_async(create_user)(username="root", is_superuser=True)
     response = await call(client, "GET", f"/files/{file['id']}", await bearer_headers(root))
     assert response.status_code == 200
 

@@ -13,8 +13,7 @@ from apps.storage.models import StoredFile
 from apps.storage.schemas import UploadIn
 from apps.storage.services import pending_uploads_cleanup, upload_complete, upload_create
 from apps.storage.tasks import cleanup_pending_uploads
-from tests.factories import UserFactory
-from tests.storage.conftest import MIB, http_put, random_bytes
+from tests.storage.conftest import MIB, create_user, http_put, random_bytes
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -22,7 +21,7 @@ cleanup = sync_to_async(pending_uploads_cleanup)
 
 
 async def make_user(name="owner"):
-    return await sync_to_async(UserFactory)(username=name)
+    return await sync_to_async(create_user)(username=name)
 
 
 async def start(user, *, size, name="f.bin", content_type="application/octet-stream"):
@@ -59,7 +58,8 @@ async def test_cleanup_aborts_and_removes_stale_pending_uploads_only(settings):
     assert remaining == {fresh["file_id"], old_ready["file_id"]}
     assert await objects.astat(keys[stale_single["file_id"]]) is None
     assert await objects.alist_parts(keys[stale_multi["file_id"]], upload_id=stale_multi["upload_id"]) is None
-    assert (await objects.astat(keys[old_ready["file_id"]])).size == 5
+    ready_object = await objects.astat(keys[old_ready["file_id"]])
+    assert ready_object is not None and ready_object.size == 5
     assert (await cleanup())["files"] == 0  # nothing left to do
 
 
@@ -114,7 +114,7 @@ async def test_celery_task_runs_the_cleanup(settings):
     outcome = await sync_to_async(cleanup_pending_uploads.apply)()
 
     assert outcome.successful()
-    assert outcome.result["files"] == 1
+    assert isinstance(outcome.result, dict) and outcome.result["files"] == 1
     assert not await StoredFile.objects.filter(pk=ticket["file_id"]).aexists()
 
 
