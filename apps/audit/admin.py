@@ -15,6 +15,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
+from django.views.decorators.http import require_safe
 from pydantic import ValidationError
 from unfold.admin import ModelAdmin
 
@@ -52,8 +53,8 @@ class _MongoLogAdmin(ModelAdmin):
         info = self.opts.app_label, self.opts.model_name
         wrap: Callable[..., Any] = self.admin_site.admin_view
         return [
-            path("", wrap(self.list_view), name="{}_{}_changelist".format(*info)),
-            path("<str:log_id>/", wrap(self.detail_view), name="{}_{}_change".format(*info)),
+            path("", wrap(require_safe(self.list_view)), name="{}_{}_changelist".format(*info)),
+            path("<str:log_id>/", wrap(require_safe(self.detail_view)), name="{}_{}_change".format(*info)),
         ]
 
     def _require_view(self, request: HttpRequest) -> None:
