@@ -34,6 +34,16 @@ _coroutine_request: ContextVar[tuple[Task[Any, Any], Context] | None] = ContextV
 )
 
 
+# (task id, exception) while `retry()` publishes the next attempt, so the RETRY record can say why.
+_retry_cause: ContextVar[tuple[str, BaseException] | None] = ContextVar("task_retry_cause", default=None)
+
+
+def retry_cause(task_id: str) -> BaseException | None:
+    """The exception a running `retry()` of task `task_id` was given, while it publishes the next attempt."""
+    current = _retry_cause.get()
+    return current[1] if current is not None and current[0] == task_id else None
+
+
 async def _run_with_request(task: Task[Any, Any], request: Context, coro: Coroutine[Any, Any, R]) -> R:
     token = _coroutine_request.set((task, request))
     try:
@@ -78,6 +88,15 @@ class PlatformTask(Task[P, R_co]):
         return cast(Context, super()._get_request())  # type: ignore[misc]
 
     request = property(_get_request)
+
+    def retry(self, *args: Any, **kwargs: Any) -> Any:
+        exc = kwargs.get("exc", args[2] if len(args) > 2 else None)
+        token = _retry_cause.set((self.request.id, exc)) if isinstance(exc, BaseException) else None
+        try:
+            return super().retry(*args, **kwargs)
+        finally:
+            if token is not None:
+                _retry_cause.reset(token)
 
 
 class _TaskDecorator(Protocol):

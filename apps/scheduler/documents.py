@@ -11,6 +11,8 @@ from pymongo import ASCENDING, DESCENDING, IndexModel
 from pymongo.collection import Collection
 from pymongo.errors import OperationFailure
 
+from apps.core import mongo
+
 logger = logging.getLogger("apps.scheduler.documents")
 
 
@@ -53,7 +55,8 @@ TTL_INDEX = "queued_at_ttl"
 
 
 def collection() -> Collection[dict[str, Any]]:
-    return TaskRun._get_collection()
+    """The raw collection, looked up per call: fork-safe and never bound to a replaced connection."""
+    return mongo.database()[TaskRun._meta["collection"]]
 
 
 def ensure_indexes() -> None:

@@ -7,6 +7,7 @@ one.
 """
 
 import json
+import traceback
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
@@ -55,6 +56,12 @@ def describe_error(exc: BaseException | None) -> str | None:
         return None
     message = str(exc)
     return truncate(f"{type(exc).__name__}: {message}" if message else type(exc).__name__, 2000)
+
+
+def format_traceback(exc: BaseException | None) -> str | None:
+    if exc is None or exc.__traceback__ is None:
+        return None
+    return "".join(traceback.format_exception(exc))
 
 
 def trim_traceback(text: str | None) -> str | None:
@@ -142,13 +149,31 @@ def queued(
     at: datetime,
     schedule_id: Any = None,
     schedule_name: Any = None,
+    retry_cause: BaseException | None = None,
 ) -> RunUpdate:
-    """A message was published. A re-publish (retry, redelivery) only fills what is still missing."""
+    """A message was published. A redelivery only fills what is still missing; a retry marks attempt
+    `retries - 1` as RETRY (before the next attempt can start, so the change is never lost to a race)."""
     values, unresolved = _schedule_fields(schedule_id, schedule_name)
+    identity = _identity(task, args, kwargs)
+    if retries > 0:
+        return RunUpdate(
+            task_id=task_id,
+            set={
+                **values,
+                "status": RunStatus.RETRY.value,
+                "retries": retries - 1,
+                "finished_at": None,
+                "error": describe_error(retry_cause),
+                "traceback": trim_traceback(format_traceback(retry_cause)),
+            },
+            set_on_insert={**identity, "queued_at": at},
+            attempt=retries - 1,
+            schedule_name=unresolved,
+        )
     return RunUpdate(
         task_id=task_id,
         set=values,
-        set_on_insert={**_identity(task, args, kwargs), "status": RunStatus.PENDING.value, "retries": retries},
+        set_on_insert={**identity, "status": RunStatus.PENDING.value, "retries": 0},
         min={"queued_at": at},
         schedule_name=unresolved,
     )

@@ -12,7 +12,7 @@ import logging
 import os
 import threading
 from collections.abc import Coroutine
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 logger = logging.getLogger("apps.scheduler.runtime")
 
@@ -59,13 +59,29 @@ def in_loop_thread() -> bool:
     return thread is not None and thread is threading.current_thread()
 
 
+def _run_on_helper_thread(coro: Coroutine[Any, Any, T]) -> T:
+    # A task called synchronously from inside a running task coroutine (an eager retry, a direct call):
+    # blocking the loop thread on its own loop would deadlock, so this one call gets a short-lived loop.
+    outcome: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            outcome["value"] = asyncio.run(coro)
+        except BaseException as exc:
+            outcome["error"] = exc
+
+    helper = threading.Thread(target=target, name="task-nested-call", daemon=True)
+    helper.start()
+    helper.join()
+    if "error" in outcome:
+        raise outcome["error"]
+    return cast(T, outcome["value"])
+
+
 def run_coroutine(coro: Coroutine[Any, Any, T]) -> T:
     """Run `coro` on the process loop and wait for its result; an interruption (soft time limit) cancels it."""
     if in_loop_thread():
-        coro.close()
-        raise RuntimeError(
-            "An async task was called synchronously from the task event loop; await its coroutine instead."
-        )
+        return _run_on_helper_thread(coro)
     future: concurrent.futures.Future[T] = asyncio.run_coroutine_threadsafe(coro, process_loop())
     try:
         return future.result()

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from celery import Task
+from celery.exceptions import Retry
 from celery.signals import (
     before_task_publish,
     task_failure,
@@ -23,8 +24,11 @@ from celery.signals import (
 )
 
 from apps.scheduler import records, writer
+from apps.scheduler.base import retry_cause
 
 logger = logging.getLogger("apps.scheduler.records")
+
+RETRY_WRITE_WAIT = 1.0  # seconds
 
 # perf_counter() at start, per task id, to measure each attempt in the process that runs it.
 _started: dict[str, float] = {}
@@ -39,9 +43,9 @@ def _elapsed_ms(task_id: str | None) -> float | None:
     return round((time.perf_counter() - start) * 1000, 3) if start is not None else None
 
 
-def _submit(build: Any, **kwargs: Any) -> None:
+def _submit(build: Any, *, wait: float | None = None, **kwargs: Any) -> None:
     try:
-        writer.submit(build(**kwargs))
+        writer.submit(build(**kwargs), wait=wait)
     except Exception:  # recording must never break publishing or running a task
         logger.exception("task-run record update could not be queued", extra={"task_id": kwargs.get("task_id")})
 
@@ -65,16 +69,21 @@ def on_published(
     if not task_id or not task_name:
         return
     args, kwargs = _message_payload(body)
+    retries = int(headers.get("retries") or 0)
     _submit(
         records.queued,
+        # A retry is published by the worker running the task: wait (briefly) until the RETRY state is
+        # written, so it lands before the next attempt's STARTED from whichever process picks it up.
+        wait=RETRY_WRITE_WAIT if retries else None,
         task_id=str(task_id),
         task=str(task_name),
         args=args,
         kwargs=kwargs,
-        retries=int(headers.get("retries") or 0),
+        retries=retries,
         at=_now(),
         schedule_id=headers.get(records.SCHEDULE_ID_HEADER),
         schedule_name=headers.get(records.SCHEDULE_NAME_HEADER),
+        retry_cause=retry_cause(str(task_id)) if retries else None,
     )
 
 
@@ -155,16 +164,24 @@ def on_retrying(
     task_id = getattr(request, "id", None)
     if sender is None or not task_id:
         return
+    cause = _retry_cause(reason)
     _submit(
         records.retrying,
         task_id=task_id,
         task=sender.name,
         retries=int(getattr(request, "retries", 0) or 0),
-        reason=reason if isinstance(reason, BaseException) else None,
-        traceback=getattr(einfo, "traceback", None),
+        reason=cause,
+        traceback=records.format_traceback(cause) or getattr(einfo, "traceback", None),
         at=_now(),
         duration_ms=_elapsed_ms(task_id),
     )
+
+
+def _retry_cause(reason: Any) -> BaseException | None:
+    """The exception behind a retry (`self.retry(exc=...)`), rather than Celery's Retry wrapper."""
+    if isinstance(reason, Retry) and isinstance(reason.exc, BaseException):
+        return reason.exc
+    return reason if isinstance(reason, BaseException) else None
 
 
 @task_revoked.connect(dispatch_uid="scheduler.records.revoked")

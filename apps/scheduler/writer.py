@@ -49,7 +49,7 @@ class RecordWriter:
     def __init__(self, *, capacity: int) -> None:
         self.capacity = capacity
         self.pid = os.getpid()
-        self._queue: deque[RunUpdate] = deque()
+        self._queue: deque[tuple[RunUpdate, threading.Event | None]] = deque()
         self._cond = threading.Condition()
         self._busy = False
         self._dropped = 0
@@ -61,7 +61,9 @@ class RecordWriter:
 
     # --- producer side -------------------------------------------------------------------------------
 
-    def submit(self, update: RunUpdate) -> None:
+    def submit(self, update: RunUpdate, *, wait: float | None = None) -> bool:
+        """Queue `update`; with `wait`, block up to that many seconds until it was applied. False if not."""
+        done = threading.Event() if wait else None
         with self._cond:
             if len(self._queue) >= self.capacity:
                 self._dropped += 1
@@ -70,9 +72,10 @@ class RecordWriter:
                         "task-run buffer full: dropping records",
                         extra={"dropped": self._dropped, "capacity": self.capacity},
                     )
-                return
-            self._queue.append(update)
+                return False
+            self._queue.append((update, done))
             self._cond.notify_all()
+        return done.wait(wait) if done is not None and wait else True
 
     def flush(self, timeout: float = 5.0) -> bool:
         """Wait until every submitted update was applied (or given up); False on timeout."""
@@ -97,13 +100,15 @@ class RecordWriter:
             with self._cond:
                 while not self._queue:
                     self._cond.wait()
-                update = self._queue.popleft()
+                update, done = self._queue.popleft()
                 self._busy = True
             try:
                 self._handle(update)
             except Exception:  # never let one bad update stop the writer
                 logger.exception("task-run record update failed", extra={"task_id": update.task_id})
             finally:
+                if done is not None:
+                    done.set()
                 with self._cond:
                     self._busy = False
                     self._cond.notify_all()
@@ -191,8 +196,8 @@ def writer() -> RecordWriter:
         return current
 
 
-def submit(update: RunUpdate) -> None:
-    writer().submit(update)
+def submit(update: RunUpdate, *, wait: float | None = None) -> bool:
+    return writer().submit(update, wait=wait)
 
 
 def flush(timeout: float = 5.0) -> bool:
