@@ -1,13 +1,24 @@
 import socket
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, cast
 
 import pytest
+from asgiref.sync import sync_to_async
 from pymongo import MongoClient
 
+from apps.accounts.models import User
 from apps.audit.documents import COLLECTIONS
 from apps.audit.writer import get_writer
 from apps.core import mongo
+from tests.factories import UserFactory
+
+
+def make_user(**fields: Any) -> User:
+    return cast(User, UserFactory(**fields))
+
+
+async def amake_user(**fields: Any) -> User:
+    return await sync_to_async(make_user)(**fields)
 
 
 @pytest.fixture

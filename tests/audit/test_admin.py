@@ -8,7 +8,7 @@ from django.test import Client
 
 from apps.audit.documents import COLLECTIONS
 from apps.audit.records import new_record_id
-from tests.factories import UserFactory
+from tests.audit.conftest import make_user
 
 T0 = datetime(2025, 4, 1, 8, 0, tzinfo=UTC)
 OLDEST = re.compile(r"/api/v1/things/0\s*<")
@@ -67,7 +67,7 @@ def seeded(audit_db):
 
 @pytest.fixture
 def superuser_client(db):
-    user = UserFactory(username="admin-audit", is_superuser=True, is_staff=True)
+    user = make_user(username="admin-audit", is_superuser=True, is_staff=True)
     client = Client()
     client.force_login(user)
     return client
@@ -123,7 +123,7 @@ def test_admin_login_list_and_detail(superuser_client, seeded):
 
 @pytest.mark.django_db
 def test_admin_log_pages_need_the_view_permission(seeded):
-    staff = UserFactory(username="staff-audit", is_staff=True)
+    staff = make_user(username="staff-audit", is_staff=True)
     client = Client()
     client.force_login(staff)
     assert client.get("/admin/audit/operationlogentry/").status_code == 403

@@ -2,12 +2,11 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from asgiref.sync import sync_to_async
 
 from apps.audit.documents import COLLECTIONS
 from apps.audit.records import new_record_id
+from tests.audit.conftest import amake_user
 from tests.conftest import envelope_of
-from tests.factories import UserFactory
 from tests.helpers import bearer_headers, grant
 
 T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
@@ -80,7 +79,7 @@ def seeded(audit_db):
 
 @pytest.fixture
 async def root_headers():
-    root = await sync_to_async(UserFactory)(username="auditroot", is_superuser=True, is_staff=True)
+    root = await amake_user(username="auditroot", is_superuser=True, is_staff=True)
     return await bearer_headers(root)
 
 
@@ -97,7 +96,7 @@ def _ids(data):
 @pytest.mark.django_db(transaction=True)
 async def test_audit_lists_require_their_permission(client, seeded):
     assert (await client.get("/api/v1/audit/operations")).status_code == 401
-    user = await sync_to_async(UserFactory)(username="reader")
+    user = await amake_user(username="reader")
     headers = await bearer_headers(user)
     response = await client.get("/api/v1/audit/operations", headers=headers)
     assert response.status_code == 403 and envelope_of(response)["code"] == 40300

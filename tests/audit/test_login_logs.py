@@ -3,8 +3,7 @@ from asgiref.sync import sync_to_async
 
 from apps.accounts.signals import login_attempted
 from apps.audit.writer import get_writer
-from tests.audit.conftest import login_logs
-from tests.factories import UserFactory
+from tests.audit.conftest import amake_user, login_logs
 from tests.helpers import login
 
 FIREFOX = "Mozilla/5.0 (X11; Linux x86_64; rv:125.0) Gecko/20100101 Firefox/125.0"
@@ -16,7 +15,7 @@ async def _flush():
 
 @pytest.mark.django_db(transaction=True)
 async def test_successful_login_produces_login_log(client, audit_db, clear_cache):
-    user = await sync_to_async(UserFactory)(username="carol", password="carol-pass-1")
+    user = await amake_user(username="carol", password="carol-pass-1")
     response = await login(client, "carol", "carol-pass-1", user_agent=FIREFOX)
     assert response.status_code == 200
     await _flush()
@@ -33,8 +32,8 @@ async def test_successful_login_produces_login_log(client, audit_db, clear_cache
 
 @pytest.mark.django_db(transaction=True)
 async def test_failed_logins_produce_login_logs_with_reasons(client, audit_db, clear_cache):
-    await sync_to_async(UserFactory)(username="dave", password="dave-pass-1")
-    await sync_to_async(UserFactory)(username="erin", password="erin-pass-1", is_active=False)
+    await amake_user(username="dave", password="dave-pass-1")
+    await amake_user(username="erin", password="erin-pass-1", is_active=False)
     assert (await login(client, "dave", "wrong-password")).status_code == 401
     assert (await login(client, "nobody", "whatever-1")).status_code == 401
     assert (await login(client, "erin", "erin-pass-1")).status_code == 401
@@ -52,7 +51,7 @@ async def test_failed_logins_produce_login_logs_with_reasons(client, audit_db, c
 async def test_throttled_login_is_logged(client, audit_db, clear_cache):
     from django.conf import settings
 
-    await sync_to_async(UserFactory)(username="frank", password="frank-pass-1")
+    await amake_user(username="frank", password="frank-pass-1")
     for _ in range(settings.LOGIN_THROTTLE_USERNAME_LIMIT):
         await login(client, "frank", "wrong-password")
     assert (await login(client, "frank", "frank-pass-1")).status_code == 429

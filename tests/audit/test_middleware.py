@@ -5,8 +5,7 @@ from asgiref.sync import sync_to_async
 from django.test import Client, override_settings
 
 from apps.audit.writer import get_writer
-from tests.audit.conftest import operation_logs
-from tests.factories import UserFactory
+from tests.audit.conftest import amake_user, operation_logs
 from tests.helpers import bearer_headers
 
 IPHONE = (
@@ -59,7 +58,7 @@ async def test_operation_log_has_contract_fields_and_redacts_secrets(client, aud
 
 @pytest.mark.django_db(transaction=True)
 async def test_operation_log_names_the_signed_in_user_and_route_template(client, audit_db):
-    user = await sync_to_async(UserFactory)(username="auditee")
+    user = await amake_user(username="auditee")
     headers = await bearer_headers(user)
     response = await client.post("/api/v1/auth/logout", headers=headers)
     assert response.status_code == 200

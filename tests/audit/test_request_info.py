@@ -7,10 +7,10 @@ rf = RequestFactory()
 
 
 def _request(remote: str = "10.0.0.2", forwarded: str | None = None):
-    extra = {"REMOTE_ADDR": remote}
+    request = rf.get("/", REMOTE_ADDR=remote)
     if forwarded is not None:
-        extra["HTTP_X_FORWARDED_FOR"] = forwarded
-    return rf.get("/", **extra)
+        request.META["HTTP_X_FORWARDED_FOR"] = forwarded
+    return request
 
 
 @override_settings(TRUSTED_PROXIES=[], PROXY_COUNT=0)

@@ -31,7 +31,7 @@ def spool(request, tmp_path):
 
 
 def _drain_ids(spool, limit=100):
-    ids = []
+    ids: list[str] = []
     while True:
         claim = spool.claim(limit)
         assert claim is not None
