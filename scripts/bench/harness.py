@@ -1,0 +1,170 @@
+"""Shared set-up for the HTTP benchmarks: a throwaway PostgreSQL database, production-like settings,
+one daphne process, and a load generator (wrk when installed, else an asyncio httpx loop)."""
+
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+PYTHON = str(ROOT / ".venv" / "bin" / "python") if (ROOT / ".venv" / "bin" / "python").exists() else sys.executable
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _pem_key(path: Path) -> str:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    path.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    return str(path)
+
+
+@contextmanager
+def bench_environment(extra: dict[str, str] | None = None) -> Any:
+    run_id = uuid.uuid4().hex[:8]
+    workdir = Path(tempfile.mkdtemp(prefix="bench-"))
+    db_name = f"bench_{run_id}"
+    env = {
+        **os.environ,
+        "DJANGO_READ_DOT_ENV": "false",
+        "DJANGO_DEBUG": "false",
+        "DJANGO_SECRET_KEY": f"bench-{run_id}-" + "x" * 40,
+        "DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{db_name}",
+        "DATABASE_CONN_MAX_AGE": "60",
+        "REDIS_URL": os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0"),
+        "CACHE_KEY_PREFIX": f"bench{run_id}",
+        "MONGODB_URL": os.environ.get("BENCH_MONGODB_URL", f"mongodb://127.0.0.1:27017/bench_{run_id}"),
+        "LOGIN_RSA_PRIVATE_KEY": _pem_key(workdir / "login.pem"),
+        "JWT_PRIVATE_KEY": _pem_key(workdir / "jwt.pem"),
+        "ADMIN_USERNAME": "admin",
+        "ADMIN_PASSWORD": "admin-pass-123",
+        "LOG_LEVEL": "WARNING",
+        **(extra or {}),
+    }
+    subprocess.run(["psql", "postgres://postgres@127.0.0.1:5432/postgres", "-qc", f'CREATE DATABASE "{db_name}"'],
+                   check=True, capture_output=True)
+    try:
+        manage(env, "migrate", "--noinput", "-v0")
+        manage(env, "initdb")
+        yield env
+    finally:
+        subprocess.run(
+            ["psql", "postgres://postgres@127.0.0.1:5432/postgres", "-qc",
+             f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)'],
+            capture_output=True,
+        )
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def manage(env: dict[str, str], *args: str) -> str:
+    result = subprocess.run([PYTHON, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise RuntimeError(f"manage.py {' '.join(args)} failed:\n{result.stderr[-3000:]}")
+    return result.stdout
+
+
+def django_snippet(env: dict[str, str], code: str) -> Any:
+    """Run `code` with Django set up; it must print one JSON document on its last line."""
+    prelude = "import django, json, asyncio\ndjango.setup()\n"
+    result = subprocess.run([PYTHON, "-c", prelude + code], cwd=ROOT, env={**env, "DJANGO_SETTINGS_MODULE": "config.settings"},
+                            capture_output=True, text=True)
+    if result.returncode != 0:
+        raise RuntimeError(result.stderr[-3000:])
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+@contextmanager
+def daphne(env: dict[str, str]) -> Any:
+    port = _free_port()
+    log = tempfile.NamedTemporaryFile(prefix="daphne-", suffix=".log", delete=False)  # noqa: SIM115
+    process = subprocess.Popen(
+        [PYTHON, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "config.asgi:application"],
+        cwd=ROOT, env=env, stdout=log, stderr=log,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        import httpx
+
+        for _ in range(200):
+            try:
+                if httpx.get(f"{base}/api/v1/health", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        else:
+            raise RuntimeError("daphne did not start: " + Path(log.name).read_text()[-4000:])
+        yield base, process.pid
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        log.close()
+        Path(log.name).unlink(missing_ok=True)
+
+
+def throughput(url: str, *, headers: dict[str, str] | None = None, seconds: int = 6, connections: int = 16) -> float:
+    """Requests per second that succeed (2xx) against url."""
+    if shutil.which("wrk"):
+        args = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency"]
+        for name, value in (headers or {}).items():
+            args += ["-H", f"{name}: {value}"]
+        output = subprocess.run([*args, url], capture_output=True, text=True, check=True).stdout
+        if "Non-2xx" in output:
+            raise RuntimeError(f"non-2xx responses during the run:\n{output}")
+        return float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))  # type: ignore[union-attr]
+    return _httpx_throughput(url, headers or {}, seconds, connections)
+
+
+def _httpx_throughput(url: str, headers: dict[str, str], seconds: int, connections: int) -> float:
+    import asyncio
+
+    import httpx
+
+    async def run() -> float:
+        done = 0
+        deadline = time.perf_counter() + seconds
+
+        async def worker(client: httpx.AsyncClient) -> None:
+            nonlocal done
+            while time.perf_counter() < deadline:
+                response = await client.get(url, headers=headers)
+                response.raise_for_status()
+                done += 1
+
+        async with httpx.AsyncClient(limits=httpx.Limits(max_connections=connections)) as client:
+            started = time.perf_counter()
+            await asyncio.gather(*(worker(client) for _ in range(connections)))
+            return done / (time.perf_counter() - started)
+
+    return asyncio.run(run())
+
+
+def compare(base_url: str, baseline: str, candidate: str, headers: dict[str, str], rounds: int = 3) -> tuple[float, float]:
+    """Interleaved runs (baseline, candidate, ...) so drift hits both; returns mean req/s of each."""
+    throughput(base_url + baseline, seconds=2)  # warm-up
+    throughput(base_url + candidate, headers=headers, seconds=2)
+    base_runs, cand_runs = [], []
+    for _ in range(rounds):
+        base_runs.append(throughput(base_url + baseline))
+        cand_runs.append(throughput(base_url + candidate, headers=headers))
+    return sum(base_runs) / rounds, sum(cand_runs) / rounds
