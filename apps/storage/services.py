@@ -99,11 +99,11 @@ async def upload_complete(*, actor: User, file_id: uuid.UUID, parts: list[Comple
         try:
             await _assemble_parts(file, parts)
         except Conflict:
-            # A concurrent completion may have won the race for the same upload.
-            await file.arefresh_from_db()
-            if file.is_ready:
-                return file
-            raise
+            # The upload may already be assembled: by a concurrent request, or by an earlier one that failed
+            # before updating the record. The object then exists with the announced size.
+            info = await objects.astat(file.object_key, bucket=file.bucket)
+            if info is None or info.size != file.size:
+                raise
     elif parts:
         raise ValidationFailed("parts are only sent for multipart uploads", loc=["body", "payload", "parts"])
 

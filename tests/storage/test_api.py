@@ -372,3 +372,25 @@ async def test_bucket_statistics_count_objects_and_bytes(client, alice, settings
     assert after["object_count"] == bucket["object_count"] + 2
     assert after["total_bytes"] == bucket["total_bytes"] + 12
     assert (await call(client, "GET", "/storage/buckets", headers)).status_code == 403
+
+
+async def test_multipart_assembled_on_the_server_but_not_recorded_still_completes(client, alice):
+    _, headers = alice
+    data = random_bytes(9 * MIB)
+    _, body = await start_upload(client, headers, filename="big.bin", size=len(data), content_type="application/zip")
+    ticket = body["data"]
+    for part in ticket["parts"]:
+        start = (part["part_number"] - 1) * ticket["part_size"]
+        await http_put(part["url"], data[start : start + ticket["part_size"]])
+    record = await StoredFile.objects.aget(pk=ticket["file_id"])
+    held = await objects.alist_parts(record.object_key, upload_id=record.upload_id)
+    assert held is not None
+    # A first completion assembled the object, then failed before the record changed (e.g. a lost connection).
+    await objects.acomplete_multipart(
+        record.object_key, upload_id=record.upload_id, parts=[(p.part_number, p.etag) for p in held]
+    )
+
+    done = await call(client, "POST", f"/files/{ticket['file_id']}/complete", headers, {})
+    assert done.status_code == 200 and envelope_of(done)["data"]["status"] == "ready"
+    link = envelope_of(await call(client, "GET", f"/files/{ticket['file_id']}/download", headers))["data"]
+    assert sha256((await http_get(link["url"])).content) == sha256(data)
