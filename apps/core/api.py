@@ -23,6 +23,4 @@ async def health_ready(request: HttpRequest) -> dict[str, object] | HttpResponse
     if all(state == "ok" for state in checks.values()):
         return {"status": "ok", "checks": checks}
     # 503 keeps the envelope's error code but still reports which dependency is down.
-    return json_error_response(
-        503, ErrorCode.SERVICE_UNAVAILABLE, data={"status": "unavailable", "checks": checks}
-    )
+    return json_error_response(503, ErrorCode.SERVICE_UNAVAILABLE, data={"status": "unavailable", "checks": checks})

@@ -103,9 +103,7 @@ def wrap_openapi_schema(schema: dict[str, Any]) -> dict[str, Any]:
                 if content is not None and "schema" in content:
                     content["schema"] = _envelope_schema(content["schema"])
                 elif str(status).startswith("2"):
-                    response["content"] = {
-                        "application/json": {"schema": _envelope_schema({"nullable": True})}
-                    }
+                    response["content"] = {"application/json": {"schema": _envelope_schema({"nullable": True})}}
             for status, (name, _description) in _ERROR_RESPONSES.items():
                 operation["responses"].setdefault(status, {"$ref": f"#/components/responses/{name}"})
     return schema

@@ -67,9 +67,7 @@ class DomainError(Exception):
 
     code: ErrorCode = ErrorCode.BAD_REQUEST
 
-    def __init__(
-        self, message: str | None = None, *, data: Any = None, headers: dict[str, str] | None = None
-    ):
+    def __init__(self, message: str | None = None, *, data: Any = None, headers: dict[str, str] | None = None):
         self.message = message or DEFAULT_MESSAGES[self.code]
         self.data = data
         self.headers = headers or {}

@@ -4,16 +4,28 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from django import db
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig
 from django.http import Http404, HttpRequest, HttpResponse
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
+from pymongo import errors as pymongo_errors
+from redis import exceptions as redis_errors
 
 from apps.core.envelope import error_body
 from apps.core.exceptions import DomainError, ErrorCode, code_for_status
 
 logger = logging.getLogger("apps.core.errors")
+
+# A database, Redis or MongoDB that cannot be reached is a 503 (50300), not a bug (50000).
+DEPENDENCY_ERRORS: tuple[type[Exception], ...] = (
+    db.OperationalError,
+    db.InterfaceError,
+    redis_errors.ConnectionError,
+    redis_errors.TimeoutError,
+    pymongo_errors.ConnectionFailure,
+)
 
 
 def _respond(
@@ -25,9 +37,7 @@ def _respond(
     status: int | None = None,
     headers: dict[str, str] | None = None,
 ) -> HttpResponse:
-    response = api.create_response(
-        request, error_body(code, message, data), status=status or code.http_status
-    )
+    response = api.create_response(request, error_body(code, message, data), status=status or code.http_status)
     for name, value in (headers or {}).items():
         response[name] = value
     return response
@@ -63,6 +73,13 @@ def install_exception_handlers(api: NinjaAPI) -> None:
     def on_too_big(request: HttpRequest, exc: RequestDataTooBig) -> HttpResponse:
         return _respond(api, request, ErrorCode.PAYLOAD_TOO_LARGE)
 
+    def on_dependency_down(request: HttpRequest, exc: Exception) -> HttpResponse:
+        logger.warning(
+            "dependency unavailable",
+            extra={"request_id": getattr(request, "request_id", None), "error_type": type(exc).__name__},
+        )
+        return _respond(api, request, ErrorCode.SERVICE_UNAVAILABLE, headers={"Retry-After": "5"})
+
     def on_unexpected(request: HttpRequest, exc: Exception) -> HttpResponse:
         logger.exception(
             "unhandled error",
@@ -79,6 +96,7 @@ def install_exception_handlers(api: NinjaAPI) -> None:
         (Http404, on_not_found),
         (DjangoPermissionDenied, on_forbidden),
         (RequestDataTooBig, on_too_big),
+        *((exc_class, on_dependency_down) for exc_class in DEPENDENCY_ERRORS),
     ]
     for exc_class, handler in handlers:
         api.add_exception_handler(exc_class, handler)

@@ -8,9 +8,7 @@ from pythonjsonlogger.json import JsonFormatter as _BaseJsonFormatter
 
 from apps.core.context import request_id_var
 
-_SECRET_PAIR = re.compile(
-    r"(?i)\b([\w-]*(?:token|password|secret|api[_-]?key)[\w-]*)(=|\"?\s*:\s*\"?)([^&\s\"',;]+)"
-)
+_SECRET_PAIR = re.compile(r"(?i)\b([\w-]*(?:token|password|secret|api[_-]?key)[\w-]*)(=|\"?\s*:\s*\"?)([^&\s\"',;]+)")
 _BEARER = re.compile(r"(?i)\bBearer\s+[A-Za-z0-9._~+/=-]+")
 
 
@@ -43,9 +41,7 @@ class JsonFormatter(_BaseJsonFormatter):
         kwargs.setdefault("rename_fields", {"asctime": "time", "levelname": "level", "name": "logger"})
         super().__init__(*args, **kwargs)
 
-    def add_fields(
-        self, log_record: dict[str, Any], record: logging.LogRecord, message_dict: dict[str, Any]
-    ) -> None:
+    def add_fields(self, log_record: dict[str, Any], record: logging.LogRecord, message_dict: dict[str, Any]) -> None:
         super().add_fields(log_record, record, message_dict)
         request_id = record.__dict__.get("request_id") or request_id_var.get()
         if request_id:

@@ -47,7 +47,6 @@ def bench_environment(extra: dict[str, str] | None = None) -> Any:
         "DJANGO_DEBUG": "false",
         "DJANGO_SECRET_KEY": f"bench-{run_id}-" + "x" * 40,
         "DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{db_name}",
-        "DATABASE_CONN_MAX_AGE": "60",
         "REDIS_URL": os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0"),
         "CACHE_KEY_PREFIX": f"bench{run_id}",
         "MONGODB_URL": os.environ.get("BENCH_MONGODB_URL", f"mongodb://127.0.0.1:27017/bench_{run_id}"),
@@ -58,16 +57,23 @@ def bench_environment(extra: dict[str, str] | None = None) -> Any:
         "LOG_LEVEL": "WARNING",
         **(extra or {}),
     }
-    subprocess.run(["psql", "postgres://postgres@127.0.0.1:5432/postgres", "-qc", f'CREATE DATABASE "{db_name}"'],
-                   check=True, capture_output=True)
+    subprocess.run(
+        ["psql", "postgres://postgres@127.0.0.1:5432/postgres", "-qc", f'CREATE DATABASE "{db_name}"'],
+        check=True,
+        capture_output=True,
+    )
     try:
         manage(env, "migrate", "--noinput", "-v0")
         manage(env, "initdb")
         yield env
     finally:
         subprocess.run(
-            ["psql", "postgres://postgres@127.0.0.1:5432/postgres", "-qc",
-             f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)'],
+            [
+                "psql",
+                "postgres://postgres@127.0.0.1:5432/postgres",
+                "-qc",
+                f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)',
+            ],
             capture_output=True,
         )
         shutil.rmtree(workdir, ignore_errors=True)
@@ -83,8 +89,13 @@ def manage(env: dict[str, str], *args: str) -> str:
 def django_snippet(env: dict[str, str], code: str) -> Any:
     """Run `code` with Django set up; it must print one JSON document on its last line."""
     prelude = "import django, json, asyncio\ndjango.setup()\n"
-    result = subprocess.run([PYTHON, "-c", prelude + code], cwd=ROOT, env={**env, "DJANGO_SETTINGS_MODULE": "config.settings"},
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        [PYTHON, "-c", prelude + code],
+        cwd=ROOT,
+        env={**env, "DJANGO_SETTINGS_MODULE": "config.settings"},
+        capture_output=True,
+        text=True,
+    )
     if result.returncode != 0:
         raise RuntimeError(result.stderr[-3000:])
     return json.loads(result.stdout.strip().splitlines()[-1])
@@ -96,7 +107,10 @@ def daphne(env: dict[str, str]) -> Any:
     log = tempfile.NamedTemporaryFile(prefix="daphne-", suffix=".log", delete=False)  # noqa: SIM115
     process = subprocess.Popen(
         [PYTHON, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "config.asgi:application"],
-        cwd=ROOT, env=env, stdout=log, stderr=log,
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=log,
     )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -159,7 +173,9 @@ def _httpx_throughput(url: str, headers: dict[str, str], seconds: int, connectio
     return asyncio.run(run())
 
 
-def compare(base_url: str, baseline: str, candidate: str, headers: dict[str, str], rounds: int = 3) -> tuple[float, float]:
+def compare(
+    base_url: str, baseline: str, candidate: str, headers: dict[str, str], rounds: int = 3
+) -> tuple[float, float]:
     """Interleaved runs (baseline, candidate, ...) so drift hits both; returns mean req/s of each."""
     throughput(base_url + baseline, seconds=2)  # warm-up
     throughput(base_url + candidate, headers=headers, seconds=2)

@@ -19,8 +19,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _pem(key):
-    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                             serialization.NoEncryption()).decode()
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
 
 
 @pytest.fixture
@@ -31,10 +32,16 @@ def fresh_keys():
 
 
 def _run(args, env):
-    base = {"PATH": os.environ["PATH"], "DJANGO_SETTINGS_MODULE": "config.settings", "DJANGO_READ_DOT_ENV": "false",
-            "DJANGO_SECRET_KEY": "z" * 50, "DJANGO_DEBUG": "false"}
-    return subprocess.run([sys.executable, *args], cwd=ROOT, env={**base, **env}, capture_output=True, text=True,
-                          timeout=120)
+    base = {
+        "PATH": os.environ["PATH"],
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "DJANGO_READ_DOT_ENV": "false",
+        "DJANGO_SECRET_KEY": "z" * 50,
+        "DJANGO_DEBUG": "false",
+    }
+    return subprocess.run(
+        [sys.executable, *args], cwd=ROOT, env={**base, **env}, capture_output=True, text=True, timeout=120
+    )
 
 
 def test_production_check_refuses_missing_keys():
@@ -51,8 +58,13 @@ def test_production_asgi_start_refuses_missing_keys():
 
 
 def test_production_refuses_malformed_key_without_leaking_it():
-    result = _run(["manage.py", "check"], {"LOGIN_RSA_PRIVATE_KEY": "-----BEGIN PRIVATE KEY-----\nsecretgarbage\n",
-                                           "JWT_PRIVATE_KEY": "/nonexistent/key.pem"})
+    result = _run(
+        ["manage.py", "check"],
+        {
+            "LOGIN_RSA_PRIVATE_KEY": "-----BEGIN PRIVATE KEY-----\nsecretgarbage\n",
+            "JWT_PRIVATE_KEY": "/nonexistent/key.pem",
+        },
+    )
     assert result.returncode != 0
     assert "LOGIN_RSA_PRIVATE_KEY: not a readable unencrypted PEM private key" in result.stderr
     assert "JWT_PRIVATE_KEY: not PEM text and no readable file" in result.stderr
@@ -91,7 +103,9 @@ def test_kid_is_the_rfc7638_thumbprint(settings, fresh_keys):
 def test_previous_public_keys_stay_verifiable_and_appear_in_jwks(settings, fresh_keys):
     old = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     settings.JWT_PREVIOUS_PUBLIC_KEYS = [
-        old.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+        old.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
     ]
     old_kid = keys.thumbprint(old.public_key())
     assert old_kid in {k["kid"] for k in keys.jwks()["keys"]}

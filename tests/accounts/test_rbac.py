@@ -82,8 +82,12 @@ async def test_catalogue_has_exactly_one_code_per_permission_checked_operation(c
     )()
     assert stored == checked
     # Never collapsed by path: each method of /roles/{role_id} has its own code.
-    assert {"GET:/api/v1/roles/{role_id}", "PUT:/api/v1/roles/{role_id}", "PATCH:/api/v1/roles/{role_id}",
-            "DELETE:/api/v1/roles/{role_id}"} <= checked
+    assert {
+        "GET:/api/v1/roles/{role_id}",
+        "PUT:/api/v1/roles/{role_id}",
+        "PATCH:/api/v1/roles/{role_id}",
+        "DELETE:/api/v1/roles/{role_id}",
+    } <= checked
     assert "GET:/api/v1/health" not in checked and "GET:/api/v1/auth/user/info" not in checked
 
 
@@ -143,8 +147,9 @@ async def test_revoking_through_the_api_closes_at_once(client, admin_user):
     holder, role = await _holder_with_get_roles()
     root = await bearer_headers(admin_user)
     assert await _status(client, holder) == 200
-    await client.patch(f"{ROLES}/{role.pk}", data=json.dumps({"permissions": []}), content_type="application/json",
-                       headers=root)
+    await client.patch(
+        f"{ROLES}/{role.pk}", data=json.dumps({"permissions": []}), content_type="application/json", headers=root
+    )
     assert await _status(client, holder) == 403
 
 
@@ -152,8 +157,12 @@ async def test_deactivating_a_role_through_the_api_closes_at_once(client, admin_
     holder, role = await _holder_with_get_roles()
     headers = await bearer_headers(holder)
     assert (await client.get(ROLES, headers=headers)).status_code == 200
-    response = await client.patch(f"{ROLES}/{role.pk}", data=json.dumps({"is_active": False}),
-                                  content_type="application/json", headers=await bearer_headers(admin_user))
+    response = await client.patch(
+        f"{ROLES}/{role.pk}",
+        data=json.dumps({"is_active": False}),
+        content_type="application/json",
+        headers=await bearer_headers(admin_user),
+    )
     assert envelope_of(response)["data"]["is_active"] is False
     assert (await client.get(ROLES, headers=headers)).status_code == 403  # same token, next request
 
@@ -162,8 +171,12 @@ async def test_removing_the_user_from_the_role_through_the_api_closes_at_once(cl
     holder, _role = await _holder_with_get_roles()
     headers = await bearer_headers(holder)
     assert (await client.get(ROLES, headers=headers)).status_code == 200
-    await client.patch(f"/api/v1/users/{holder.pk}", data=json.dumps({"roles": []}), content_type="application/json",
-                       headers=await bearer_headers(admin_user))
+    await client.patch(
+        f"/api/v1/users/{holder.pk}",
+        data=json.dumps({"roles": []}),
+        content_type="application/json",
+        headers=await bearer_headers(admin_user),
+    )
     assert (await client.get(ROLES, headers=headers)).status_code == 403
 
 
@@ -189,8 +202,9 @@ async def test_revoking_in_the_admin_closes_at_once(client, admin_user):
     headers = await bearer_headers(holder)
     assert (await client.get(ROLES, headers=headers)).status_code == 200
     await client.aforce_login(admin_user)
-    response = await client.post(f"/admin/accounts/role/{role.pk}/change/",
-                                 _role_admin_form(role, permission_ids=[], is_active=True))
+    response = await client.post(
+        f"/admin/accounts/role/{role.pk}/change/", _role_admin_form(role, permission_ids=[], is_active=True)
+    )
     assert response.status_code == 302, response.content[:2000]
     assert (await client.get(ROLES, headers=headers)).status_code == 403
 
@@ -200,8 +214,10 @@ async def test_deactivating_in_the_admin_closes_at_once(client, admin_user):
     headers = await bearer_headers(holder)
     permission_ids = await sync_to_async(lambda: list(role.permissions.values_list("pk", flat=True)))()
     await client.aforce_login(admin_user)
-    response = await client.post(f"/admin/accounts/role/{role.pk}/change/",
-                                 _role_admin_form(role, permission_ids=permission_ids, is_active=False))
+    response = await client.post(
+        f"/admin/accounts/role/{role.pk}/change/",
+        _role_admin_form(role, permission_ids=permission_ids, is_active=False),
+    )
     assert response.status_code == 302, response.content[:2000]
     assert (await client.get(ROLES, headers=headers)).status_code == 403
 
@@ -213,8 +229,10 @@ async def test_granting_in_the_admin_opens_at_once(client, admin_user):
     assert (await client.get(ROLES, headers=headers)).status_code == 403
     permission = await Permission.objects.aget(codename="GET:/api/v1/roles")
     await client.aforce_login(admin_user)
-    response = await client.post(f"/admin/accounts/role/{role.pk}/change/",
-                                 _role_admin_form(role, permission_ids=[permission.pk], is_active=True))
+    response = await client.post(
+        f"/admin/accounts/role/{role.pk}/change/",
+        _role_admin_form(role, permission_ids=[permission.pk], is_active=True),
+    )
     assert response.status_code == 302
     assert (await client.get(ROLES, headers=headers)).status_code == 200
 
@@ -238,8 +256,9 @@ async def test_role_names_are_unique(client, admin_user):
 
 async def test_unknown_permission_codes_are_refused(client, admin_user):
     body = json.dumps({"name": "ops", "permissions": ["GET:/api/v1/roles", "GET:/api/v1/nope"]})
-    response = await client.post(ROLES, data=body, content_type="application/json",
-                                 headers=await bearer_headers(admin_user))
+    response = await client.post(
+        ROLES, data=body, content_type="application/json", headers=await bearer_headers(admin_user)
+    )
     assert response.status_code == 422
     assert envelope_of(response)["data"][0]["loc"] == ["body", "permissions", "GET:/api/v1/nope"]
     assert not await Role.objects.filter(name="ops").aexists()
@@ -247,13 +266,23 @@ async def test_unknown_permission_codes_are_refused(client, admin_user):
 
 async def test_role_crud_round_trip(client, admin_user):
     headers = await bearer_headers(admin_user)
-    created = envelope_of(await client.post(
-        ROLES, data=json.dumps({"name": "ops", "description": "d", "permissions": ["GET:/api/v1/roles"]}),
-        content_type="application/json", headers=headers))["data"]
+    created = envelope_of(
+        await client.post(
+            ROLES,
+            data=json.dumps({"name": "ops", "description": "d", "permissions": ["GET:/api/v1/roles"]}),
+            content_type="application/json",
+            headers=headers,
+        )
+    )["data"]
     assert created["permissions"] == ["GET:/api/v1/roles"] and created["is_active"] is True
-    replaced = envelope_of(await client.put(
-        f"{ROLES}/{created['id']}", data=json.dumps({"name": "ops2", "permissions": []}),
-        content_type="application/json", headers=headers))["data"]
+    replaced = envelope_of(
+        await client.put(
+            f"{ROLES}/{created['id']}",
+            data=json.dumps({"name": "ops2", "permissions": []}),
+            content_type="application/json",
+            headers=headers,
+        )
+    )["data"]
     assert replaced["name"] == "ops2" and replaced["permissions"] == []
     listed = envelope_of(await client.get(f"{ROLES}?search=ops", headers=headers))["data"]
     assert listed["total"] == 1 and listed["page"] == 1 and listed["page_size"] == 20
@@ -277,8 +306,12 @@ async def test_assigning_a_stronger_role_is_escalation(client):
     await grant(manager, "PATCH:/api/v1/users/{user_id}")
     strong = await grant(None, "DELETE:/api/v1/users/{user_id}", name="strong")
     target = await sync_to_async(UserFactory)(username="target")
-    response = await client.patch(f"/api/v1/users/{target.pk}", data=json.dumps({"roles": [strong.pk]}),
-                                  content_type="application/json", headers=await bearer_headers(manager))
+    response = await client.patch(
+        f"/api/v1/users/{target.pk}",
+        data=json.dumps({"roles": [strong.pk]}),
+        content_type="application/json",
+        headers=await bearer_headers(manager),
+    )
     assert response.status_code == 403
 
 
@@ -286,8 +319,12 @@ async def test_only_superusers_grant_the_superuser_flag(client):
     manager = await sync_to_async(UserFactory)(username="manager")
     await grant(manager, "PATCH:/api/v1/users/{user_id}")
     target = await sync_to_async(UserFactory)(username="target")
-    response = await client.patch(f"/api/v1/users/{target.pk}", data=json.dumps({"is_superuser": True}),
-                                  content_type="application/json", headers=await bearer_headers(manager))
+    response = await client.patch(
+        f"/api/v1/users/{target.pk}",
+        data=json.dumps({"is_superuser": True}),
+        content_type="application/json",
+        headers=await bearer_headers(manager),
+    )
     assert response.status_code == 403
     await target.arefresh_from_db()
     assert target.is_superuser is False
@@ -297,18 +334,30 @@ async def test_nobody_deletes_or_deactivates_themselves(client, admin_user):
     headers = await bearer_headers(admin_user)
     deleted = await client.delete(f"/api/v1/users/{admin_user.pk}", headers=headers)
     assert deleted.status_code == 409
-    deactivated = await client.patch(f"/api/v1/users/{admin_user.pk}", data=json.dumps({"is_active": False}),
-                                     content_type="application/json", headers=headers)
+    deactivated = await client.patch(
+        f"/api/v1/users/{admin_user.pk}",
+        data=json.dumps({"is_active": False}),
+        content_type="application/json",
+        headers=headers,
+    )
     assert deactivated.status_code == 409
 
 
 async def test_the_last_active_superuser_keeps_the_flag(client, admin_user):
-    response = await client.patch(f"/api/v1/users/{admin_user.pk}", data=json.dumps({"is_superuser": False}),
-                                  content_type="application/json", headers=await bearer_headers(admin_user))
+    response = await client.patch(
+        f"/api/v1/users/{admin_user.pk}",
+        data=json.dumps({"is_superuser": False}),
+        content_type="application/json",
+        headers=await bearer_headers(admin_user),
+    )
     assert response.status_code == 409
     second = await sync_to_async(UserFactory)(username="second", is_superuser=True)
-    response = await client.patch(f"/api/v1/users/{admin_user.pk}", data=json.dumps({"is_superuser": False}),
-                                  content_type="application/json", headers=await bearer_headers(second))
+    response = await client.patch(
+        f"/api/v1/users/{admin_user.pk}",
+        data=json.dumps({"is_superuser": False}),
+        content_type="application/json",
+        headers=await bearer_headers(second),
+    )
     assert response.status_code == 200
 
 
@@ -317,17 +366,24 @@ async def test_user_crud_with_sealed_password(client, admin_user):
     key = envelope_of(await client.get("/api/v1/auth/keys/public"))["data"]
     sealed = encrypt_like_webcrypto(key["public_key"], "carol-pass-77", key["challenge"])
     role = await grant(None, "GET:/api/v1/roles", name="lister")
-    created = await client.post("/api/v1/users", data=json.dumps(
-        {"username": "carol", "password": sealed, "email": "c@example.com", "roles": [role.pk]}),
-        content_type="application/json", headers=headers)
+    created = await client.post(
+        "/api/v1/users",
+        data=json.dumps({"username": "carol", "password": sealed, "email": "c@example.com", "roles": [role.pk]}),
+        content_type="application/json",
+        headers=headers,
+    )
     assert created.status_code == 201, created.content
     data = envelope_of(created)["data"]
     assert data["roles"] == [role.pk] and data["is_superuser"] is False and data["last_login"] is None
     from tests.helpers import login
 
     assert (await login(client, "carol", "carol-pass-77")).status_code == 200
-    duplicate = await client.post("/api/v1/users", data=json.dumps({"username": "carol", "password": sealed}),
-                                  content_type="application/json", headers=headers)
+    duplicate = await client.post(
+        "/api/v1/users",
+        data=json.dumps({"username": "carol", "password": sealed}),
+        content_type="application/json",
+        headers=headers,
+    )
     assert duplicate.status_code in (401, 409)  # the challenge was burnt (40105) before the name check
     page = envelope_of(await client.get("/api/v1/users?search=car", headers=headers))["data"]
     assert [u["username"] for u in page["items"]] == ["carol"]
@@ -350,7 +406,9 @@ async def test_admin_force_logout_action(client, admin_user):
     await client.aforce_login(admin_user)
     page = (await client.get(f"/admin/accounts/user/{target.pk}/change/")).content.decode()
     assert "pytest" in page  # the live session's user agent is listed
-    response = await client.post("/admin/accounts/user/", {"action": "force_logout", "_selected_action": [str(target.pk)]})
+    response = await client.post(
+        "/admin/accounts/user/", {"action": "force_logout", "_selected_action": [str(target.pk)]}
+    )
     assert response.status_code == 302
     assert envelope_of(await client.get("/api/v1/auth/user/info", headers=target_headers))["code"] == 40103
 

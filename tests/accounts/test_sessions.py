@@ -123,7 +123,10 @@ async def test_password_change_ends_other_sessions_and_keeps_this_one(client, al
     this = await tokens_for(alice)
     body = await _sealed_pair(client, "alice-pass-1", "brand-new-pass-9")
     response = await client.post(
-        "/api/v1/auth/password", data=json.dumps(body), content_type="application/json", headers=_auth(this.access_token)
+        "/api/v1/auth/password",
+        data=json.dumps(body),
+        content_type="application/json",
+        headers=_auth(this.access_token),
     )
     assert envelope_of(response)["code"] == 0
     assert await _code(client, other.access_token) == 40103
@@ -136,7 +139,10 @@ async def test_password_change_with_wrong_old_password_is_40104(client, alice):
     this = await tokens_for(alice)
     body = await _sealed_pair(client, "not-it", "brand-new-pass-9")
     response = await client.post(
-        "/api/v1/auth/password", data=json.dumps(body), content_type="application/json", headers=_auth(this.access_token)
+        "/api/v1/auth/password",
+        data=json.dumps(body),
+        content_type="application/json",
+        headers=_auth(this.access_token),
     )
     assert envelope_of(response)["code"] == 40104
 
@@ -145,11 +151,13 @@ async def test_password_change_challenge_is_single_use(client, alice):
     this = await tokens_for(alice)
     body = await _sealed_pair(client, "alice-pass-1", "brand-new-pass-9")
     headers = _auth(this.access_token)
-    first = await client.post("/api/v1/auth/password", data=json.dumps(body), content_type="application/json",
-                              headers=headers)
+    first = await client.post(
+        "/api/v1/auth/password", data=json.dumps(body), content_type="application/json", headers=headers
+    )
     assert envelope_of(first)["code"] == 0
-    again = await client.post("/api/v1/auth/password", data=json.dumps(body), content_type="application/json",
-                              headers=headers)
+    again = await client.post(
+        "/api/v1/auth/password", data=json.dumps(body), content_type="application/json", headers=headers
+    )
     assert envelope_of(again)["code"] == 40105
 
 
@@ -157,7 +165,10 @@ async def test_weak_new_password_is_42200(client, alice):
     this = await tokens_for(alice)
     body = await _sealed_pair(client, "alice-pass-1", "123")
     response = await client.post(
-        "/api/v1/auth/password", data=json.dumps(body), content_type="application/json", headers=_auth(this.access_token)
+        "/api/v1/auth/password",
+        data=json.dumps(body),
+        content_type="application/json",
+        headers=_auth(this.access_token),
     )
     assert response.status_code == 422
     assert envelope_of(response)["data"][0]["loc"] == ["body", "new_password"]

@@ -99,8 +99,9 @@ async def test_token_signed_by_a_foreign_key_is_refused(client, alice):
 async def test_unknown_kid_is_refused(client, alice):
     pair = await tokens_for(alice)
     sid = jwt.decode(pair.access_token, options={"verify_signature": False})["sid"]
-    forged = jwt.encode(_claims(alice.pk, sid), signing_key().private_key, algorithm="RS256",
-                        headers={"kid": "someone-else"})
+    forged = jwt.encode(
+        _claims(alice.pk, sid), signing_key().private_key, algorithm="RS256", headers={"kid": "someone-else"}
+    )
     assert envelope_of(await _info(client, forged))["code"] == 40102
 
 
@@ -134,8 +135,12 @@ async def test_expired_access_token_is_40101(client, alice):
 async def test_wrong_issuer_is_refused(client, alice):
     pair = await tokens_for(alice)
     sid = jwt.decode(pair.access_token, options={"verify_signature": False})["sid"]
-    forged = jwt.encode(_claims(alice.pk, sid, iss="elsewhere"), signing_key().private_key, algorithm="RS256",
-                        headers={"kid": signing_key().kid})
+    forged = jwt.encode(
+        _claims(alice.pk, sid, iss="elsewhere"),
+        signing_key().private_key,
+        algorithm="RS256",
+        headers={"kid": signing_key().kid},
+    )
     assert envelope_of(await _info(client, forged))["code"] == 40102
 
 

@@ -115,3 +115,18 @@ async def test_docs_need_staff_when_not_public(client, settings):
     response = await client.get("/api/v1/openapi.json")
     assert response.status_code in (302, 401, 403)
     assert "paths" not in response.content.decode()
+
+
+async def test_unreachable_redis_is_50300_not_50000(client, settings):
+    from tests.factories import UserFactory
+    from tests.helpers import bearer_headers
+    from asgiref.sync import sync_to_async
+
+    user = await sync_to_async(UserFactory)(username="redisdown")
+    headers = await bearer_headers(user)
+    settings.REDIS_URL = "redis://127.0.0.1:1/0"
+    response = await client.get("/api/v1/auth/user/info", headers=headers)
+    assert response.status_code == 503
+    body = envelope_of(response)
+    assert body == {"code": 50300, "message": "Service unavailable", "data": None}
+    assert response["Retry-After"] == "5"
