@@ -10,6 +10,7 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
+from urllib.parse import parse_qsl
 
 from django.conf import settings
 from django.http import HttpRequest
@@ -20,6 +21,7 @@ from apps.core.ids import new_uuid7
 
 Kind = Literal["operation", "login"]
 MAX_STRING = 2048
+MAX_QUERY_STRING = 8192
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,7 +102,6 @@ def operation_record(
     match = getattr(request, "resolver_match", None)
     user_id, username = acting_user(request)
     body, body_size = captured_body(request, body_max_bytes)
-    query = list(request.GET.lists()) if request.META.get("QUERY_STRING") else None
     return {
         "id": new_record_id(),
         "created_at": started_at,
@@ -114,7 +115,7 @@ def operation_record(
         "duration_ms": duration_ms,
         "ip": client_ip(request),
         "user_agent": request.META.get("HTTP_USER_AGENT", ""),
-        "query": query,
+        "query": request.META.get("QUERY_STRING", ""),
         "body": body,
         "body_size": body_size,
         "content_type": request.META.get("CONTENT_TYPE", ""),
@@ -160,6 +161,13 @@ def _parse_body(body: bytes | None, options: PrepareOptions) -> Any:
         return None
 
 
+def _query_pairs(query_string: str | None) -> list[tuple[str, list[str]]]:
+    grouped: dict[str, list[str]] = {}
+    for key, value in parse_qsl((query_string or "")[:MAX_QUERY_STRING], keep_blank_values=True):
+        grouped.setdefault(key, []).append(value)
+    return list(grouped.items())
+
+
 def _timestamp(value: Any) -> datetime:
     if isinstance(value, datetime):
         return value
@@ -188,7 +196,6 @@ def prepare(kind: Kind, raw: dict[str, Any], options: PrepareOptions) -> dict[st
             "success": bool(raw.get("success")),
             "reason": _clip(raw.get("reason"), 64),
         }
-    query = raw.get("query")
     return {
         **common,
         "username": _clip(raw.get("username"), 150),
@@ -197,7 +204,7 @@ def prepare(kind: Kind, raw: dict[str, Any], options: PrepareOptions) -> dict[st
         "route": route_template(raw.get("route")),
         "status": int(raw["status"]),
         "duration_ms": float(raw.get("duration_ms") or 0.0),
-        "query": redact_query(query, options.secret_words) if query else {},
+        "query": redact_query(_query_pairs(raw.get("query")), options.secret_words),
         "body": _parse_body(raw.get("body"), options),
         "body_size": raw.get("body_size"),
     }

@@ -8,7 +8,7 @@ from typing import Any, NamedTuple
 import user_agents
 from django.conf import settings
 from django.http import HttpRequest
-from ipware import get_client_ip
+from python_ipware import IpWare
 
 MAX_USER_AGENT_LENGTH = 512
 _ROUTE_PARAM = re.compile(r"<(?:[^<>:]+:)?([^<>]+)>")
@@ -48,24 +48,34 @@ def client_ip(request: HttpRequest) -> str | None:
     - Neither TRUSTED_PROXIES nor PROXY_COUNT: the socket peer (REMOTE_ADDR); forwarded headers are ignored,
       since any client can send them.
     - PROXY_COUNT = n: exactly n proxies of ours stand in front; the client is the n-th address from the right
-      of X-Forwarded-For + peer (django-ipware, with the peer being the last proxy).
+      of X-Forwarded-For + peer (python-ipware, the engine of django-ipware; the peer is the last proxy).
     - TRUSTED_PROXIES (addresses or CIDR networks): only when the peer is one of them, walk X-Forwarded-For
       from the right past trusted proxies; the first untrusted address is the client.
     """
-    meta = request.META
-    peer = _parse_ip(meta.get("REMOTE_ADDR"))
+    return client_ip_from(request.META.get("REMOTE_ADDR"), request.META.get("HTTP_X_FORWARDED_FOR"))
+
+
+@lru_cache(maxsize=8)
+def _ipware(proxies_in_header: int) -> IpWare:
+    return IpWare(precedence=("HTTP_X_FORWARDED_FOR",), leftmost=True, proxy_count=proxies_in_header)
+
+
+def client_ip_from(remote_addr: str | None, forwarded_for: str | None) -> str | None:
+    """`client_ip` from the two values it reads (REMOTE_ADDR, X-Forwarded-For)."""
     trusted_entries: list[str] = settings.TRUSTED_PROXIES
     proxy_count: int = settings.PROXY_COUNT
-    forwarded = meta.get("HTTP_X_FORWARDED_FOR", "")
-    if peer is None or not forwarded or (not trusted_entries and proxy_count <= 0):
-        return str(peer) if peer is not None else None
+    if not trusted_entries and proxy_count <= 0:
+        return remote_addr or None  # the common case costs nothing: the server gives a plain address
+    peer = _parse_ip(remote_addr)
+    if peer is None or not forwarded_for:
+        return str(peer) if peer is not None else (remote_addr or None)
 
     if trusted_entries:
         networks = _networks(tuple(trusted_entries))
         if not _is_trusted(peer, networks):
             return str(peer)
-        hops = [_parse_ip(part) for part in forwarded.split(",")]
-        for hop in reversed(hops):
+        for part in reversed(forwarded_for.split(",")):
+            hop = _parse_ip(part)
             if hop is None:  # garbage in the chain: stop believing it, the last trusted hop is the answer
                 break
             if not _is_trusted(hop, networks):
@@ -73,15 +83,9 @@ def client_ip(request: HttpRequest) -> str | None:
             peer = hop
         return str(peer)
 
-    # The peer is the last proxy and is not in the header: ipware's count is the proxies inside the header.
-    ip, _routable = get_client_ip(
-        request,
-        proxy_order="left-most",
-        proxy_count=proxy_count - 1,
-        request_header_order=["HTTP_X_FORWARDED_FOR"],
-        strict=False,
-    )
-    address = _parse_ip(ip)
+    # The peer is the last proxy and is not in the header: ipware counts only the proxies inside the header.
+    ip, _trusted = _ipware(proxy_count - 1).get_client_ip({"HTTP_X_FORWARDED_FOR": forwarded_for}, False)
+    address = _parse_ip(str(ip)) if ip is not None else None
     return str(address) if address is not None else str(peer)
 
 

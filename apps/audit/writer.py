@@ -51,6 +51,7 @@ class WriterStats:
     spooled: int = 0
     dropped: int = 0
     skipped_bad: int = 0
+    cpu_seconds: float = 0.0  # CPU time of the flusher thread (what writing costs this process)
 
 
 def _default_database() -> Database[Any]:
@@ -238,7 +239,9 @@ class AuditWriter:
             markers: list[_Marker] = []
             try:
                 records, markers = self._collect()
+                cpu_started = time.thread_time()
                 self._step(records, force=bool(markers))
+                self.stats.cpu_seconds += time.thread_time() - cpu_started
             except Exception:  # the thread must survive anything a record or a backend throws at it
                 logger.exception("audit writer: unexpected error")
             for marker in markers:
