@@ -24,7 +24,8 @@ async def bearer_headers(user: User, *, user_agent: str = "pytest") -> dict[str,
 
 
 def _grant(user: User | None, codes: tuple[str, ...], name: str | None) -> Role:
-    role = Role.objects.create(name=name or f"role-{Role.objects.count() + 1}-{'-'.join(codes)[:80]}")
+    role = Role(name=name or f"role-{Role.objects.count() + 1}-{'-'.join(codes)[:80]}")
+    role.save()
     RoleProfile.objects.update_or_create(group=role, defaults={"is_active": True})
     permissions = list(Permission.objects.filter(content_type__model="apipermission", codename__in=codes))
     missing = set(codes) - {p.codename for p in permissions}

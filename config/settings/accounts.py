@@ -29,3 +29,5 @@ PROXY_COUNT: int = env.int("PROXY_COUNT", default=0)
 ADMIN_USERNAME: str = env.str("ADMIN_USERNAME", default="admin" if DEBUG else "")
 ADMIN_PASSWORD: str = env.str("ADMIN_PASSWORD", default="123456" if DEBUG else "")
 ADMIN_EMAIL: str = env.str("ADMIN_EMAIL", default="admin@example.com" if DEBUG else "")
+
+AUTHENTICATION_BACKENDS = ["apps.accounts.backends.RoleAwareModelBackend"]

@@ -428,3 +428,17 @@ async def test_permission_catalogue_filters(client, admin_user):
     assert all(item["tag"] == "rbac" for item in page["items"])
     found = envelope_of(await client.get("/api/v1/permissions?search=force", headers=headers))["data"]["items"]
     assert [item["code"] for item in found] == ["POST:/api/v1/users/{user_id}/logout"]
+
+
+async def test_a_deactivated_role_grants_no_model_permission_either(client):
+    from apps.accounts.models import RoleProfile
+
+    user = await sync_to_async(UserFactory)(username="modeler")
+    role = await grant(user, name="modelers")
+    permission = await Permission.objects.aget(codename="view_user")
+    await sync_to_async(role.permissions.add)(permission)
+    fresh = await sync_to_async(lambda: type(user).objects.get(pk=user.pk))()
+    assert await sync_to_async(fresh.has_perm)("accounts.view_user")
+    await RoleProfile.objects.filter(group=role).aupdate(is_active=False)
+    fresh = await sync_to_async(lambda: type(user).objects.get(pk=user.pk))()
+    assert not await sync_to_async(fresh.has_perm)("accounts.view_user")
