@@ -234,3 +234,35 @@ def test_writer_creates_indexes_with_retention_ttl(audit_db, spool, make_writer)
     ensure_indexes(audit_db, retention_days=7)
     indexes = {i["name"]: i for i in audit_db[COLLECTIONS["login"]].list_indexes()}
     assert indexes[TTL_INDEX_NAME]["expireAfterSeconds"] == 7 * 86400
+
+
+def _child_submits(count: int, conn) -> None:
+    from apps.audit.writer import get_writer, submit
+
+    ids = []
+    for i in range(count):
+        raw = _raw_operation(1000 + i)
+        ids.append(raw["id"])
+        submit("operation", raw)
+    conn.send((get_writer().flush(timeout=30), ids))
+
+
+def test_writer_works_in_a_forked_child(audit_db):
+    """Celery prefork workers: the child gets a writer of its own (thread, buffer, connections)."""
+    import multiprocessing
+
+    from apps.audit.writer import get_writer
+
+    parent_raw = _raw_operation(1)
+    get_writer().submit("operation", parent_raw)  # the parent's flusher thread is running when it forks
+    context = multiprocessing.get_context("fork")
+    receiver, sender = context.Pipe(duplex=False)
+    child = context.Process(target=_child_submits, args=(5, sender))
+    child.start()
+    assert receiver.poll(60), "the child did not answer"
+    child_flushed, child_ids = receiver.recv()
+    child.join(30)
+    assert child.exitcode == 0 and child_flushed is True
+    assert get_writer().flush(timeout=15)
+    stored = sorted(d["_id"] for d in operation_logs(audit_db))
+    assert stored == sorted([parent_raw["id"], *child_ids])  # every record once: none lost, none copied twice
