@@ -10,7 +10,7 @@ from apps.audit.documents import COLLECTIONS
 from apps.audit.records import new_record_id
 from tests.audit.conftest import make_user
 
-T0 = datetime(2025, 4, 1, 8, 0, tzinfo=UTC)
+T0 = (datetime.now(UTC) - timedelta(days=1)).replace(microsecond=0)  # well within the retention TTL
 OLDEST = re.compile(r"/api/v1/things/0\s*<")
 
 

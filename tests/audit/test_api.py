@@ -1,5 +1,5 @@
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
@@ -9,7 +9,20 @@ from tests.audit.conftest import amake_user
 from tests.conftest import envelope_of
 from tests.helpers import bearer_headers, grant
 
-T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
+# Recent enough that the retention TTL monitor never removes the seeded documents during a run.
+T0 = (datetime.now(UTC) - timedelta(days=1)).replace(second=0, microsecond=0)
+
+
+def at(minutes: int, *, offset_hours: int | None = 0) -> str:
+    """T0 + minutes as ISO-8601: with "Z", with another offset, or (offset_hours=None) with none."""
+    moment = T0 + timedelta(minutes=minutes)
+    if offset_hours is None:
+        return moment.replace(tzinfo=None).isoformat()
+    if offset_hours == 0:
+        return moment.isoformat().replace("+00:00", "Z")
+    return moment.astimezone(timezone(timedelta(hours=offset_hours))).isoformat()
+
+
 ALICE, BOB = str(uuid.uuid4()), str(uuid.uuid4())
 
 
@@ -133,7 +146,7 @@ async def test_operation_list_shape_and_newest_first_order(client, seeded, root_
         "created_at",
     }
     assert item["body"] == {"name": "r"} and item["user_id"] == ALICE
-    assert item["created_at"].startswith("2025-03-01T12:00:00")
+    assert datetime.fromisoformat(item["created_at"].replace("Z", "+00:00")) == T0
     assert item["id"] == seeded["operations"][0]["_id"]
 
 
@@ -148,9 +161,9 @@ async def test_operation_list_shape_and_newest_first_order(client, seeded, root_
         ({"path": "(9)"}, ["req-3"]),  # regex characters are taken literally
         ({"path": "/api/v1/roles"}, ["req-1", "req-0"]),
         ({"status": 404}, ["req-4"]),
-        ({"since": "2025-03-01T12:02:00Z"}, ["req-4", "req-3", "req-2"]),
-        ({"until": "2025-03-01T12:02:00Z"}, ["req-1", "req-0"]),
-        ({"since": "2025-03-01T13:01:00+01:00", "until": "2025-03-01T12:03:00"}, ["req-2", "req-1"]),
+        ({"since": at(2)}, ["req-4", "req-3", "req-2"]),
+        ({"until": at(2)}, ["req-1", "req-0"]),
+        ({"since": at(1, offset_hours=1), "until": at(3, offset_hours=None)}, ["req-2", "req-1"]),
         ({"user_id": BOB, "status": 422}, ["req-3"]),
     ],
 )
@@ -190,7 +203,7 @@ async def test_operation_filters_are_validated(client, seeded, root_headers, par
         ({"success": "false"}, ["req-3", "req-1"]),
         ({"success": "true"}, ["req-2", "req-0"]),
         ({"ip": "203.0.113.5"}, ["req-2", "req-1"]),
-        ({"since": "2025-03-01T12:01:00Z", "until": "2025-03-01T12:03:00Z"}, ["req-2", "req-1"]),
+        ({"since": at(1), "until": at(3)}, ["req-2", "req-1"]),
         ({"user_id": BOB}, ["req-2"]),
     ],
 )
