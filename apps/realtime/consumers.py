@@ -1,6 +1,7 @@
 """The /ws/ consumer: one JSON websocket per client, frames dispatched to the event registry."""
 
 import logging
+import time
 from typing import Any
 
 from channels.consumer import get_handler_name
@@ -9,16 +10,17 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
 from apps.accounts.models import User
-from apps.core.exceptions import DomainError, ErrorCode
+from apps.core.exceptions import DomainError, ErrorCode, SessionRevoked
 from apps.realtime import frames
 from apps.realtime.events import EventRegistry, events
+from apps.realtime.gate import redis_slot
 from apps.realtime.injection import HandlerContext
 from apps.realtime.middleware import (
+    CLOSE_INTERNAL_ERROR,
     CLOSE_UNAUTHENTICATED,
     SCOPE_AUTH,
     SCOPE_AUTH_ERROR,
     SCOPE_SUBPROTOCOL,
-    SCOPE_TOKEN,
 )
 from apps.realtime.presence import tracker
 from apps.realtime.services import (
@@ -32,6 +34,22 @@ from apps.realtime.services import (
 logger = logging.getLogger("apps.realtime")
 
 SESSION_REVOKED_EVENT = "session.revoked"
+DB_RECYCLE_INTERVAL = 1.0  # seconds
+_last_db_recycle = 0.0
+
+
+async def _recycle_db_connections() -> None:
+    """Django's request-boundary cleanup of the ORM connection, at most once a second per process.
+
+    Socket ORM work shares one sync thread (and connection). Closing it on every connect, as Channels does on
+    every message, makes a reconnect storm pay a new PostgreSQL connection per socket; once a second still
+    drops a broken or expired connection quickly.
+    """
+    global _last_db_recycle
+    now = time.monotonic()
+    if now - _last_db_recycle >= DB_RECYCLE_INTERVAL:
+        _last_db_recycle = now
+        await aclose_old_connections()
 
 
 class RealtimeConsumer(AsyncWebsocketConsumer):
@@ -53,43 +71,53 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
             logger.warning("websocket got a message it has no handler for", extra={"type": message.get("type")})
             return
         if message["type"] == "websocket.connect":
-            # The ORM connection of the shared sync thread may be stale; a connect is our request boundary.
-            await aclose_old_connections()
+            await _recycle_db_connections()
         await handler(message)
 
     # --- lifecycle -----------------------------------------------------------------------------------------
 
     async def connect(self) -> None:
         subprotocol = self.scope.get(SCOPE_SUBPROTOCOL)
-        token = self.scope.pop(SCOPE_TOKEN, None)
         auth = self.scope.get(SCOPE_AUTH)
-        if auth is None or token is None:
+        if auth is None:
             code, reason = self.scope.get(SCOPE_AUTH_ERROR) or (CLOSE_UNAUTHENTICATED, "not authenticated")
             await self._refuse(subprotocol, code, reason)
             return
-        user: User = auth.user
-        session_id: str = auth.session_id
-        # Join the session group first, then look at the session again: a logout between the middleware's check
-        # and this join would otherwise leave the socket open with nobody to close it.
-        await self.group_join(session_group(session_id))
-        from apps.accounts.auth import authenticate_token
-
         try:
-            await authenticate_token(token)
+            await self._join_as(auth)
         except DomainError as exc:
             await self._leave_all_groups()
             await self._refuse(subprotocol, CLOSE_UNAUTHENTICATED, f"{int(exc.code)} {exc.message}"[:120])
             return
-        self.user, self.session_id = user, session_id
-        await self.group_join(user_group(user.pk))
-        if await self.registry.permission_check(user, TASK_RUNS_PERMISSION):
-            await self.group_join(TASK_RUNS_GROUP)
+        except Exception:
+            logger.exception("websocket connect failed")
+            await self._leave_all_groups()
+            await self._refuse(subprotocol, CLOSE_INTERNAL_ERROR, "internal error")
+            return
+        user: User = auth.user
         await self.accept(subprotocol)
         try:
             await tracker.connected(user_id=str(user.pk), channel=self.channel_name)
         except Exception:  # presence is informative: a Redis hiccup must not cost the connection
             logger.warning("presence update failed on connect", exc_info=True)
         logger.info("websocket connected", extra={"user_id": str(user.pk), "path": self.scope.get("path")})
+
+    async def _join_as(self, auth: Any) -> None:
+        user: User = auth.user
+        # Join the session group first, then look at the session again: a logout between the middleware's check
+        # and this join would otherwise leave the socket open with nobody to close it.
+        await self.group_join(session_group(auth.session_id))
+        from apps.accounts.sessions import session_fields
+
+        async with redis_slot():
+            (session_user,) = await session_fields(auth.session_id, "uid")
+        if session_user != str(user.pk):
+            raise SessionRevoked()
+        await self.group_join(user_group(user.pk))
+        # The permission set was read with the token a moment ago; push delivery checks it again.
+        if auth.allows(TASK_RUNS_PERMISSION):
+            await self.group_join(TASK_RUNS_GROUP)
+        self.user, self.session_id = user, auth.session_id
 
     async def disconnect(self, code: int) -> None:
         await self._leave_all_groups()

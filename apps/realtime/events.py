@@ -10,6 +10,7 @@ from fast_depends import Provider
 from apps.accounts.models import User
 from apps.core.exceptions import DomainError, ErrorCode
 from apps.realtime import frames
+from apps.realtime.gate import redis_slot
 from apps.realtime.injection import HandlerContext, InjectedHandler, InjectionValidationError
 
 logger = logging.getLogger("apps.realtime")
@@ -28,7 +29,8 @@ class RegisteredEvent:
 async def _user_has_permission(user: User, code: str) -> bool:
     from apps.accounts.rbac import user_has_permission
 
-    return await user_has_permission(user, code)
+    async with redis_slot():
+        return await user_has_permission(user, code)
 
 
 class EventRegistry:

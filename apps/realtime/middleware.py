@@ -8,6 +8,7 @@ from channels.security.websocket import OriginValidator
 from django.conf import settings
 
 from apps.core.exceptions import DEFAULT_MESSAGES, DomainError, ErrorCode
+from apps.realtime.gate import redis_slot
 
 logger = logging.getLogger("apps.realtime")
 
@@ -17,11 +18,11 @@ TOKEN_QUERY_PARAM = "token"  # noqa: S105  (a parameter name, not a secret)
 SCOPE_AUTH = "auth"  # the AuthContext of a verified token
 SCOPE_AUTH_ERROR = "auth_error"  # (close code, reason) when there is none
 SCOPE_SUBPROTOCOL = "accept_subprotocol"  # the subprotocol to select in the accept ("bearer" or None)
-SCOPE_TOKEN = "_token"  # noqa: S105 - popped by the consumer for its re-check after joining the session group
 
+# Servers may only send 1000 or 3000-4999 (daphne refuses 1011/1013): 4xxx mirror the HTTP statuses.
 CLOSE_UNAUTHENTICATED = 4401
-CLOSE_TRY_AGAIN_LATER = 1013
-CLOSE_INTERNAL_ERROR = 1011
+CLOSE_INTERNAL_ERROR = 4500
+CLOSE_TRY_AGAIN_LATER = 4503
 
 ASGIApp = Any
 
@@ -95,7 +96,8 @@ class TokenAuthMiddleware:
             from apps.accounts.auth import authenticate_token
 
             try:
-                context = await authenticate_token(token)
+                async with redis_slot():
+                    context = await authenticate_token(token)
             except DomainError as exc:
                 if exc.code is ErrorCode.SERVICE_UNAVAILABLE:
                     scope[SCOPE_AUTH_ERROR] = (CLOSE_TRY_AGAIN_LATER, "service unavailable")
@@ -103,11 +105,11 @@ class TokenAuthMiddleware:
                     # The business code tells a client whether refreshing the token can help (40101) or not.
                     reason = f"{int(exc.code)} {DEFAULT_MESSAGES.get(exc.code, 'not authenticated')}"
                     scope[SCOPE_AUTH_ERROR] = (CLOSE_UNAUTHENTICATED, reason)
+                logger.info("websocket authentication refused", extra={"code": int(exc.code)})
             except Exception:
                 logger.exception("websocket authentication failed unexpectedly")
                 scope[SCOPE_AUTH_ERROR] = (CLOSE_INTERNAL_ERROR, "internal error")
             else:
                 scope[SCOPE_AUTH] = context
                 scope["user"] = context.user
-                scope[SCOPE_TOKEN] = token
         return await self.application(scope, receive, send)

@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from django.conf import settings
 
 from apps.core.redis import async_redis, key, sync_redis
+from apps.realtime.gate import redis_slot
 
 logger = logging.getLogger("apps.realtime.presence")
 
@@ -46,7 +47,7 @@ class PresenceTracker:
     async def disconnected(self, *, user_id: str, channel: str) -> None:
         self._local.pop(channel, None)
         redis = async_redis()
-        async with redis.pipeline(transaction=True) as pipe:
+        async with redis_slot(), redis.pipeline(transaction=True) as pipe:
             pipe.zrem(_user_key(user_id), channel)
             pipe.zremrangebyscore(_user_key(user_id), "-inf", time.time())
             await pipe.execute()
@@ -63,7 +64,7 @@ class PresenceTracker:
         now = time.time()
         expires = now + self.ttl
         redis = async_redis()
-        async with redis.pipeline(transaction=True) as pipe:
+        async with redis_slot(), redis.pipeline(transaction=True) as pipe:
             for user_id in {user_id for user_id, _ in entries}:
                 pipe.zremrangebyscore(_user_key(user_id), "-inf", now)
             for user_id, channel in entries:

@@ -6,6 +6,10 @@ from .env import REDIS_URL, env
 CHANNEL_LAYER_PREFIX: str = env.str(
     "CHANNEL_LAYER_PREFIX", default="asgi:" + env.str("CACHE_KEY_PREFIX", default="app")
 )
+# Redis connections the channel layer may open per process (redis-py fails beyond it instead of waiting).
+CHANNEL_LAYER_MAX_CONNECTIONS: int = env.int("CHANNEL_LAYER_MAX_CONNECTIONS", default=1000)
+# Above channels_redis' 5 s blocking pop: redis-py 8 defaults to 5 s and would abort idle receives mid-wait.
+CHANNEL_LAYER_SOCKET_TIMEOUT: float = env.float("CHANNEL_LAYER_SOCKET_TIMEOUT", default=30.0)
 # Messages a channel may hold before new ones are dropped; all sockets of one process share one Redis key.
 WS_CHANNEL_CAPACITY: int = env.int("WS_CHANNEL_CAPACITY", default=1000)
 
@@ -13,7 +17,17 @@ if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL], "prefix": CHANNEL_LAYER_PREFIX, "capacity": WS_CHANNEL_CAPACITY},
+            "CONFIG": {
+                "hosts": [
+                    {
+                        "address": REDIS_URL,
+                        "max_connections": CHANNEL_LAYER_MAX_CONNECTIONS,
+                        "socket_timeout": CHANNEL_LAYER_SOCKET_TIMEOUT,
+                    }
+                ],
+                "prefix": CHANNEL_LAYER_PREFIX,
+                "capacity": WS_CHANNEL_CAPACITY,
+            },
         }
     }
 else:
@@ -28,6 +42,9 @@ WS_MAX_FRAME_BYTES: int = env.int("WS_MAX_FRAME_BYTES", default=64 * 1024)
 # Rooms one connection may be in at once, and the longest chat message (characters).
 WS_MAX_ROOMS_PER_CONNECTION: int = env.int("WS_MAX_ROOMS_PER_CONNECTION", default=50)
 WS_CHAT_MAX_LENGTH: int = env.int("WS_CHAT_MAX_LENGTH", default=4000)
+# Concurrent Redis round trips one process makes for sockets (auth, permission checks, presence); the shared
+# Redis client pool must be larger.
+WS_REDIS_CONCURRENCY: int = env.int("WS_REDIS_CONCURRENCY", default=32)
 # Presence entries live this many seconds unless refreshed (every third of it), so a crashed process leaves
 # no ghosts for longer than that.
 WS_PRESENCE_TTL: int = env.int("WS_PRESENCE_TTL", default=60)
