@@ -106,6 +106,15 @@ def daphne_server(django_db_setup: Any, tmp_path_factory: pytest.TempPathFactory
     stop_daphne(server)
 
 
+@pytest.fixture(scope="session")
+def second_daphne_server(daphne_server: Server, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """Another process of the same deployment: rooms, pushes and presence must span both."""
+    log_path = tmp_path_factory.mktemp("daphne2") / "daphne.log"
+    server = start_daphne({"DATABASE_URL": database_url_of_test_db(), "LOG_LEVEL": "INFO"}, log_path)
+    yield server
+    stop_daphne(server)
+
+
 async def access_token(user: Any, *, user_agent: str = "pytest") -> str:
     """A real access token of a new session of `user`."""
     headers = await bearer_headers(user, user_agent=user_agent)

@@ -491,3 +491,51 @@ async def test_tokens_never_reach_the_server_log(daphne_server):
     assert "websocket connected" in log  # the log is really captured (DEBUG level)
     signature = token.rsplit(".", 1)[-1]
     assert token not in log and signature not in log
+
+
+# --- several processes -----------------------------------------------------------------------------------------
+
+
+async def test_two_server_processes_share_rooms_pushes_and_presence(daphne_server, second_daphne_server, client):
+    alice = await make_user(username="alice-multi")
+    bob = await make_user(username="bob-multi")
+    watcher = await make_user(username="watcher-multi", is_superuser=True)
+    async with (
+        ws_connect(f"{daphne_server.ws_url}?token={await access_token(alice)}") as a,
+        ws_connect(f"{second_daphne_server.ws_url}?token={await access_token(bob)}") as b,
+        ws_connect(f"{second_daphne_server.ws_url}?token={await access_token(alice, user_agent='2')}") as a2,
+    ):
+        for ws in (a, b):
+            assert (await request(ws, "room.join", {"room": "across"}))["event"] == "ack"
+        await request(b, "chat.send", {"room": "across", "text": "from the other process"}, frame_id="x")
+        await recv_json(b)  # b's own copy
+        message = await recv_json(a)
+        assert message["event"] == "chat.message"
+        assert message["data"]["user"]["username"] == "bob-multi"
+
+        await notify_user(alice.pk, {"n": 1})
+        assert await recv_json(a) == {"event": "notification", "data": {"n": 1}}
+        assert await recv_json(a2) == {"event": "notification", "data": {"n": 1}}
+
+        response = await client.get("/api/v1/users/online?page_size=100", headers=await bearer_headers(watcher))
+        counts = {i["username"]: i["connections"] for i in response.json()["data"]["items"]}
+        assert counts["alice-multi"] == 2 and counts["bob-multi"] == 1
+
+
+async def test_session_ended_sent_from_sync_code_closes_the_sockets(daphne_server):
+    """A plain `send` from sync code (a worker, a management command) reaches the sockets too."""
+    from apps.accounts.signals import session_ended
+    from apps.accounts.tokens import decode_token
+
+    user = await make_user(username="sync-signal")
+    token = await access_token(user)
+    sid = decode_token(token, typ="access").sid
+    async with ws_connect(f"{daphne_server.ws_url}?token={token}") as ws:
+        worker = threading.Thread(
+            target=session_ended.send,
+            kwargs={"sender": None, "user_id": str(user.pk), "session_ids": [sid], "reason": "test"},
+        )
+        worker.start()
+        await asyncio.to_thread(worker.join, 10)
+        assert await recv_json(ws) == {"event": "session.revoked", "data": {"reason": "test"}}
+        await assert_closed_with(ws, 4401)
