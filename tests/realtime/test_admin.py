@@ -18,10 +18,10 @@ class OnlineUserAdmin(OnlineConnectionsAdminMixin, ModelAdmin):
 
 
 def test_admin_changelist_shows_open_connections_per_user():
-    admin_user = UserFactory(username="admin-online", is_superuser=True, is_staff=True)
-    online = UserFactory(username="online-twice")
-    once = UserFactory(username="online-once")
-    UserFactory(username="offline-user")
+    admin_user: User = UserFactory.create(username="admin-online", is_superuser=True, is_staff=True)
+    online: User = UserFactory.create(username="online-twice")
+    once: User = UserFactory.create(username="online-once")
+    UserFactory.create(username="offline-user")
     tracker = PresenceTracker()
     async_to_sync(tracker.connected)(user_id=str(online.pk), channel="admin.test.1")
     async_to_sync(tracker.connected)(user_id=str(online.pk), channel="admin.test.2")
