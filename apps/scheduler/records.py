@@ -150,6 +150,7 @@ def queued(
     schedule_id: Any = None,
     schedule_name: Any = None,
     retry_cause: BaseException | None = None,
+    duration_ms: float | None = None,
 ) -> RunUpdate:
     """A message was published. A redelivery only fills what is still missing; a retry marks attempt
     `retries - 1` as RETRY (before the next attempt can start, so the change is never lost to a race)."""
@@ -165,6 +166,7 @@ def queued(
                 "finished_at": None,
                 "error": describe_error(retry_cause),
                 "traceback": trim_traceback(format_traceback(retry_cause)),
+                "duration_ms": duration_ms,
             },
             set_on_insert={**identity, "queued_at": at},
             attempt=retries - 1,

@@ -32,6 +32,8 @@ RETRY_WRITE_WAIT = 1.0  # seconds
 
 # perf_counter() at start, per task id, to measure each attempt in the process that runs it.
 _started: dict[str, float] = {}
+# Retries already recorded when the next attempt was published (the task_retry signal then adds nothing).
+_retry_published: set[str] = set()
 
 
 def _now() -> datetime:
@@ -84,7 +86,10 @@ def on_published(
         schedule_id=headers.get(records.SCHEDULE_ID_HEADER),
         schedule_name=headers.get(records.SCHEDULE_NAME_HEADER),
         retry_cause=retry_cause(str(task_id)) if retries else None,
+        duration_ms=_elapsed_ms(str(task_id)) if retries else None,
     )
+    if retries:
+        _retry_published.add(str(task_id))
 
 
 @task_prerun.connect(dispatch_uid="scheduler.records.started")
@@ -100,6 +105,7 @@ def on_started(
     if task is None or not task_id:
         return
     _started[task_id] = time.perf_counter()
+    _retry_published.discard(task_id)
     request = task.request
     _submit(
         records.started,
@@ -163,6 +169,11 @@ def on_retrying(
 ) -> None:
     task_id = getattr(request, "id", None)
     if sender is None or not task_id:
+        return
+    if task_id in _retry_published:
+        # Written before the next attempt was published; a second write now could land (and be pushed)
+        # after that attempt already started in another process.
+        _retry_published.discard(task_id)
         return
     cause = _retry_cause(reason)
     _submit(

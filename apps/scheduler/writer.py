@@ -124,7 +124,7 @@ class RecordWriter:
         backoff = 0.25
         while True:
             try:
-                return self._write(update)
+                return self._upsert(update)
             except ConnectionFailure as exc:
                 if not self._failing:
                     self._failing = True
@@ -140,12 +140,29 @@ class RecordWriter:
                 # A value MongoDB refuses (odd keys, huge ints): keep the status change, store values as text.
                 logger.warning("task-run values refused; storing them as text", extra={"task_id": update.task_id})
                 try:
-                    return self._write(update.as_text_values())
+                    return self._upsert(update.as_text_values())
                 except DuplicateKeyError:
                     return None
                 except Exception:
                     logger.exception("task-run record could not be written", extra={"task_id": update.task_id})
                     return None
+
+    def _upsert(self, update: RunUpdate) -> dict[str, Any] | None:
+        for pause in (0.0, 0.01, 0.02, 0.05, 0.1):
+            time.sleep(pause)
+            try:
+                return self._write(update)
+            except DuplicateKeyError:
+                # Another process inserted this run's document while we tried to (then the update applies
+                # on a retry), or the document already holds a newer attempt (then this update is stale).
+                if update.attempt is not None and self._has_newer_attempt(update):
+                    raise
+        raise DuplicateKeyError(f"task run {update.task_id}: concurrent inserts did not settle")
+
+    @staticmethod
+    def _has_newer_attempt(update: RunUpdate) -> bool:
+        query = {"task_id": update.task_id, "retries": {"$gt": update.attempt}}
+        return documents.collection().count_documents(query, limit=1) > 0
 
     def _write(self, update: RunUpdate) -> dict[str, Any] | None:
         if not self._indexes_ready:

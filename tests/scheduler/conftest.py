@@ -13,12 +13,14 @@ import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import suppress
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit, urlunsplit
 
 import pytest
 from asgiref.sync import sync_to_async
+from django.conf import settings
 from django.db import connection
 
 from apps.scheduler import writer
@@ -43,21 +45,39 @@ SCHEDULER_CODES = (
 )
 
 
+# Other test runs on the same Redis server flush its default database (cache.clear() is FLUSHDB), which
+# would take queued messages and results with it: the broker and results of these tests use another one.
+BROKER_DB = 13
+
+
+def _broker_url() -> str:
+    parts = urlsplit(settings.REDIS_URL)
+    return urlunsplit((parts.scheme, parts.netloc, f"/{BROKER_DB}", "", ""))
+
+
 @pytest.fixture(scope="session", autouse=True)
 def task_queue() -> Iterator[str]:
-    """A queue only this session publishes to and only its worker consumes."""
+    """A queue only this session publishes to and only its worker consumes, on a database nobody flushes."""
     queue = f"tests-scheduler-{uuid.uuid4().hex[:12]}"
-    previous = celery_app.conf.task_default_queue
-    celery_app.conf.task_default_queue = queue
+    previous = {
+        "task_default_queue": celery_app.conf.task_default_queue,
+        "broker_url": celery_app.conf.broker_url,
+        "result_backend": celery_app.conf.result_backend,
+    }
+    celery_app.close()  # drop a connection pool made before the switch
+    with suppress(AttributeError):
+        del celery_app._local.backend
+    celery_app.conf.update(task_default_queue=queue, broker_url=_broker_url(), result_backend=_broker_url())
     assert celery_app.amqp.router.route({}, "scheduler.ping")["queue"].name == queue
+    assert celery_app.connection_for_write().as_uri().endswith(f"/{BROKER_DB}")
     yield queue
-    celery_app.conf.task_default_queue = previous
     try:
         with celery_app.connection_for_write() as conn:
-            client = conn.default_channel.client
-            client.delete(queue, f"_kombu.binding.{queue}")
+            conn.default_channel.client.delete(queue, f"_kombu.binding.{queue}")
     except Exception:
         pass
+    celery_app.close()
+    celery_app.conf.update(previous)
 
 
 def _database_url() -> str:
@@ -75,6 +95,8 @@ def service_env(django_db_setup: Any, task_queue: str) -> dict[str, str]:
     env.update(
         DATABASE_URL=_database_url(),
         CELERY_TASK_DEFAULT_QUEUE=task_queue,
+        CELERY_BROKER_URL=_broker_url(),
+        CELERY_RESULT_BACKEND=_broker_url(),
         CELERY_BEAT_MAX_LOOP_INTERVAL="1",
         LOG_FORMAT="console",
         PYTHONUNBUFFERED="1",
@@ -124,7 +146,7 @@ def worker(service_env: dict[str, str], task_queue: str, tmp_path_factory: pytes
         [
             "worker",
             "-l",
-            "warning",
+            "info",
             "-P",
             "prefork",
             "-c",
@@ -143,7 +165,7 @@ def worker(service_env: dict[str, str], task_queue: str, tmp_path_factory: pytes
         tmp_path_factory.mktemp("celery"),
     )
     try:
-        assert test_tasks.add.delay(1, 2).get(timeout=60) == 3
+        assert test_tasks.add.delay(1, 2).get(timeout=90) == 3
     except Exception as exc:
         service.stop()
         pytest.fail(f"the worker did not answer: {exc!r}\n{service.output()}")
