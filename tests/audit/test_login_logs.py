@@ -9,12 +9,24 @@ from tests.helpers import login
 FIREFOX = "Mozilla/5.0 (X11; Linux x86_64; rv:125.0) Gecko/20100101 Firefox/125.0"
 
 
+@pytest.fixture
+async def fresh_throttle():
+    """Forget this run's failed-login counters of the test client's address (only those keys: other runs
+    share the Redis server)."""
+    from apps.core.redis import async_redis, key
+
+    redis = async_redis()
+    await redis.delete(key("thr", "ip", "127.0.0.1"))
+    yield
+    await redis.delete(key("thr", "ip", "127.0.0.1"))
+
+
 async def _flush():
     assert await sync_to_async(get_writer().flush)(timeout=15)
 
 
 @pytest.mark.django_db(transaction=True)
-async def test_successful_login_produces_login_log(client, audit_db, clear_cache):
+async def test_successful_login_produces_login_log(client, audit_db, fresh_throttle):
     user = await amake_user(username="carol", password="carol-pass-1")
     response = await login(client, "carol", "carol-pass-1", user_agent=FIREFOX)
     assert response.status_code == 200
@@ -31,7 +43,7 @@ async def test_successful_login_produces_login_log(client, audit_db, clear_cache
 
 
 @pytest.mark.django_db(transaction=True)
-async def test_failed_logins_produce_login_logs_with_reasons(client, audit_db, clear_cache):
+async def test_failed_logins_produce_login_logs_with_reasons(client, audit_db, fresh_throttle):
     await amake_user(username="dave", password="dave-pass-1")
     await amake_user(username="erin", password="erin-pass-1", is_active=False)
     assert (await login(client, "dave", "wrong-password")).status_code == 401
@@ -48,7 +60,7 @@ async def test_failed_logins_produce_login_logs_with_reasons(client, audit_db, c
 
 
 @pytest.mark.django_db(transaction=True)
-async def test_throttled_login_is_logged(client, audit_db, clear_cache):
+async def test_throttled_login_is_logged(client, audit_db, fresh_throttle):
     from django.conf import settings
 
     await amake_user(username="frank", password="frank-pass-1")
