@@ -1,5 +1,6 @@
 """The /ws/ consumer: one JSON websocket per client, frames dispatched to the event registry."""
 
+import contextlib
 import logging
 import time
 from typing import Any
@@ -16,11 +17,11 @@ from apps.realtime.events import EventRegistry, events
 from apps.realtime.gate import redis_slot
 from apps.realtime.injection import HandlerContext
 from apps.realtime.middleware import (
-    CLOSE_INTERNAL_ERROR,
     CLOSE_UNAUTHENTICATED,
     SCOPE_AUTH,
     SCOPE_AUTH_ERROR,
     SCOPE_SUBPROTOCOL,
+    failure_close,
 )
 from apps.realtime.presence import tracker
 from apps.realtime.services import (
@@ -89,10 +90,11 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
             await self._leave_all_groups()
             await self._refuse(subprotocol, CLOSE_UNAUTHENTICATED, f"{int(exc.code)} {exc.message}"[:120])
             return
-        except Exception:
-            logger.exception("websocket connect failed")
-            await self._leave_all_groups()
-            await self._refuse(subprotocol, CLOSE_INTERNAL_ERROR, "internal error")
+        except Exception as exc:
+            code, reason = failure_close(exc, "websocket connect failed")
+            with contextlib.suppress(Exception):  # the layer may be what failed
+                await self._leave_all_groups()
+            await self._refuse(subprotocol, code, reason)
             return
         user: User = auth.user
         await self.accept(subprotocol)

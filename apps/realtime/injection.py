@@ -8,7 +8,7 @@ A handler's parameters are resolved per frame:
 
 import inspect
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from types import UnionType
 from typing import TYPE_CHECKING, Annotated, Any, Union, get_args, get_origin, get_type_hints
 
@@ -49,7 +49,6 @@ class HandlerContext:
     connection: "RealtimeConsumer | None"
     event: str
     frame_id: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 class _ContextValue(CustomField):

@@ -6,6 +6,8 @@ from urllib.parse import ParseResult, parse_qsl, urlencode
 
 from channels.security.websocket import OriginValidator
 from django.conf import settings
+from django.db import DatabaseError
+from redis.exceptions import RedisError
 
 from apps.core.exceptions import DEFAULT_MESSAGES, DomainError, ErrorCode
 from apps.realtime.gate import redis_slot
@@ -72,6 +74,15 @@ def _extract_token(scope: dict[str, Any]) -> tuple[str | None, str | None]:
     return (token.strip() or None) if token else None, subprotocol
 
 
+def failure_close(exc: Exception, what: str) -> tuple[int, str]:
+    """Close code and reason for an unexpected failure while connecting (logged here, never sent in detail)."""
+    if isinstance(exc, RedisError | DatabaseError | OSError):
+        logger.warning("%s: a dependency is unavailable", what, exc_info=True)
+        return CLOSE_TRY_AGAIN_LATER, "service unavailable"
+    logger.exception(what)
+    return CLOSE_INTERNAL_ERROR, "internal error"
+
+
 class TokenAuthMiddleware:
     """Verifies the access token like the HTTP auth class (signature, expiry, live session, active user).
 
@@ -106,9 +117,8 @@ class TokenAuthMiddleware:
                     reason = f"{int(exc.code)} {DEFAULT_MESSAGES.get(exc.code, 'not authenticated')}"
                     scope[SCOPE_AUTH_ERROR] = (CLOSE_UNAUTHENTICATED, reason)
                 logger.info("websocket authentication refused", extra={"code": int(exc.code)})
-            except Exception:
-                logger.exception("websocket authentication failed unexpectedly")
-                scope[SCOPE_AUTH_ERROR] = (CLOSE_INTERNAL_ERROR, "internal error")
+            except Exception as exc:
+                scope[SCOPE_AUTH_ERROR] = failure_close(exc, "websocket authentication failed")
             else:
                 scope[SCOPE_AUTH] = context
                 scope["user"] = context.user

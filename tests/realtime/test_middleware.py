@@ -72,3 +72,15 @@ def test_allowed_origins_default_to_allowed_hosts(settings):
     assert "localhost" in allowed_origins()
     settings.DEBUG = False
     assert allowed_origins() == []
+
+
+def test_failure_close_tells_unavailable_dependencies_from_bugs(caplog):
+    from django.db import OperationalError
+    from redis.exceptions import ConnectionError as RedisConnectionError
+
+    from apps.realtime.middleware import failure_close
+
+    assert failure_close(RedisConnectionError("down"), "connect") == (4503, "service unavailable")
+    assert failure_close(OperationalError("down"), "connect") == (4503, "service unavailable")
+    assert failure_close(RuntimeError("bug"), "connect") == (4500, "internal error")
+    assert [r.levelname for r in caplog.records] == ["WARNING", "WARNING", "ERROR"]
