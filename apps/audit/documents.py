@@ -80,7 +80,6 @@ INDEXES: dict[str, list[IndexModel]] = {
         IndexModel(_by("status"), name="status_created_at"),
         IndexModel(_by("path"), name="path_created_at"),
         IndexModel(_by("username"), name="username_created_at"),
-        IndexModel([("request_id", ASCENDING)], name="request_id"),
     ],
     "login_logs": [
         IndexModel(_by(), name="created_at_id"),
