@@ -1,6 +1,6 @@
 """Shared fixtures. The suite runs against real services: start it with `make test` (scripts/test.sh)."""
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -76,11 +76,3 @@ def envelope_of(response: Any) -> dict[str, Any]:
     body = response.json()
     assert set(body) == {"code", "message", "data"}, body
     return body
-
-
-@pytest.fixture
-async def clear_cache() -> AsyncIterator[None]:
-    from django.core.cache import cache
-
-    await cache.aclear()
-    yield

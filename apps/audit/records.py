@@ -16,7 +16,8 @@ from django.conf import settings
 from django.http import HttpRequest
 
 from apps.audit.redaction import redact, redact_query
-from apps.audit.request_info import MAX_USER_AGENT_LENGTH, client_ip, parse_user_agent, route_template
+from apps.audit.request_info import MAX_USER_AGENT_LENGTH, parse_user_agent, route_template
+from apps.core.client_ip import client_ip
 from apps.core.ids import new_uuid7
 
 Kind = Literal["operation", "login"]

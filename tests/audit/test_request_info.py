@@ -1,7 +1,8 @@
 import pytest
 from django.test import RequestFactory, override_settings
 
-from apps.audit.request_info import client_ip, parse_user_agent, route_template
+from apps.audit.request_info import parse_user_agent, route_template
+from apps.core.client_ip import client_ip
 
 rf = RequestFactory()
 
