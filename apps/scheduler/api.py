@@ -4,6 +4,7 @@ from typing import Any
 
 from django.http import HttpRequest
 from ninja import Query, Router
+from ninja.responses import Status
 
 from apps.core.pagination import Page, PageIn
 from apps.scheduler.schemas import (
@@ -39,8 +40,8 @@ async def list_schedules(request: HttpRequest, filters: Query[ScheduleFilter], p
 
 
 @router.post("/schedules", response={201: ScheduleOut}, summary="Create a schedule")
-async def create_schedule(request: HttpRequest, payload: ScheduleIn) -> tuple[int, dict[str, Any]]:
-    return 201, await schedule_create(data=payload)
+async def create_schedule(request: HttpRequest, payload: ScheduleIn) -> Status[dict[str, Any]]:
+    return Status(201, await schedule_create(data=payload))
 
 
 @router.get("/schedules/{schedule_id}", response=ScheduleOut, summary="Get a schedule")
@@ -53,14 +54,14 @@ async def update_schedule(request: HttpRequest, schedule_id: int, payload: Sched
     return await schedule_update(schedule_id=schedule_id, data=payload)
 
 
-@router.delete("/schedules/{schedule_id}", response={200: None}, summary="Delete a schedule")
+@router.delete("/schedules/{schedule_id}", summary="Delete a schedule")
 async def delete_schedule(request: HttpRequest, schedule_id: int) -> None:
     await schedule_delete(schedule_id=schedule_id)
 
 
 @router.post("/schedules/{schedule_id}/run", response={202: RunNowOut}, summary="Run a schedule's task now")
-async def run_schedule(request: HttpRequest, schedule_id: int) -> tuple[int, dict[str, str]]:
-    return 202, {"task_id": await schedule_run(schedule_id=schedule_id)}
+async def run_schedule(request: HttpRequest, schedule_id: int) -> Status[dict[str, str]]:
+    return Status(202, {"task_id": await schedule_run(schedule_id=schedule_id)})
 
 
 @router.get("/task-runs", response=Page[TaskRunOut], summary="List task runs")

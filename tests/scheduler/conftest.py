@@ -55,6 +55,18 @@ def _broker_url() -> str:
     return urlunsplit((parts.scheme, parts.netloc, f"/{BROKER_DB}", "", ""))
 
 
+def _forget_connections() -> None:
+    # Connections, producers and the result backend made before a broker switch (app.close() would also
+    # unregister the app, losing the shared tasks registered later).
+    if celery_app._pool is not None:
+        celery_app._pool.force_close_all()
+        celery_app._pool = None
+    with suppress(AttributeError, KeyError):
+        celery_app.__dict__["amqp"]._producer_pool = None
+    with suppress(AttributeError):
+        del celery_app._local.backend
+
+
 @pytest.fixture(scope="session", autouse=True)
 def task_queue() -> Iterator[str]:
     """A queue only this session publishes to and only its worker consumes, on a database nobody flushes."""
@@ -64,9 +76,7 @@ def task_queue() -> Iterator[str]:
         "broker_url": celery_app.conf.broker_url,
         "result_backend": celery_app.conf.result_backend,
     }
-    celery_app.close()  # drop a connection pool made before the switch
-    with suppress(AttributeError):
-        del celery_app._local.backend
+    _forget_connections()
     celery_app.conf.update(task_default_queue=queue, broker_url=_broker_url(), result_backend=_broker_url())
     assert celery_app.amqp.router.route({}, "scheduler.ping")["queue"].name == queue
     assert celery_app.connection_for_write().as_uri().endswith(f"/{BROKER_DB}")
@@ -76,7 +86,7 @@ def task_queue() -> Iterator[str]:
             conn.default_channel.client.delete(queue, f"_kombu.binding.{queue}")
     except Exception:
         pass
-    celery_app.close()
+    _forget_connections()
     celery_app.conf.update(previous)
 
 

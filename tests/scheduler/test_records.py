@@ -108,9 +108,7 @@ def test_long_results_are_truncated_and_small_ones_kept_as_json(settings):
 
 def test_values_mongodb_refuses_are_stored_as_text():
     task_id = new_id()
-    record = apply(
-        records.succeeded(task_id=task_id, task="t", retries=0, result=2**70, at=at(1), duration_ms=None)
-    )
+    record = apply(records.succeeded(task_id=task_id, task="t", retries=0, result=2**70, at=at(1), duration_ms=None))
     assert record["status"] == "SUCCESS"
     assert record["result"] == str(2**70)
 
