@@ -18,6 +18,7 @@ from urllib.parse import urlsplit, urlunsplit
 import pytest
 from asgiref.sync import sync_to_async
 from django.conf import settings
+from django.db import connections
 from websockets.asyncio.client import ClientConnection, connect
 
 from tests.factories import UserFactory
@@ -94,6 +95,14 @@ def stop_daphne(server: Server) -> None:
     except subprocess.TimeoutExpired:
         server.process.kill()
         server.process.wait(timeout=5)
+
+
+@pytest.fixture(autouse=True)
+async def _close_sync_thread_db_connections() -> AsyncIterator[None]:
+    """Async ORM calls leave a connection open in asgiref's shared sync thread: close it after each test, so
+    later tests without database access do not trip over it there."""
+    yield
+    await sync_to_async(connections.close_all)()
 
 
 @pytest.fixture(scope="session")
