@@ -1,6 +1,5 @@
 import base64
 import json
-import statistics
 import time
 
 import jwt
@@ -73,10 +72,12 @@ async def test_wrong_user_and_wrong_password_take_similar_time(client, alice, se
         await login(client, username, "wrong-password")
         return time.perf_counter() - started
 
-    known = statistics.median([await timed("alice") for _ in range(5)])
-    unknown = statistics.median([await timed("ghost") for _ in range(5)])
+    known, unknown = [], []
+    for _ in range(7):  # interleaved, so a busy machine slows both alike; the minimum is the least noisy
+        known.append(await timed("alice"))
+        unknown.append(await timed("ghost"))
     # Both run the password hasher; an unhashed path would be an order of magnitude faster.
-    assert 0.5 < known / unknown < 2.0, (known, unknown)
+    assert 0.4 < min(known) / min(unknown) < 2.5, (known, unknown)
 
 
 async def test_inactive_user_cannot_log_in(client, alice):
