@@ -11,6 +11,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
 from apps.accounts.models import User
+from apps.accounts.sessions import session_fields
 from apps.core.exceptions import DomainError, ErrorCode, SessionRevoked
 from apps.realtime import frames
 from apps.realtime.events import EventRegistry, events
@@ -109,8 +110,6 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         # Join the session group first, then look at the session again: a logout between the middleware's check
         # and this join would otherwise leave the socket open with nobody to close it.
         await self.group_join(session_group(auth.session_id))
-        from apps.accounts.sessions import session_fields
-
         async with redis_slot():
             (session_user,) = await session_fields(auth.session_id, "uid")
         if session_user != str(user.pk):

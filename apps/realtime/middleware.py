@@ -9,6 +9,7 @@ from django.conf import settings
 from django.db import DatabaseError
 from redis.exceptions import RedisError
 
+from apps.accounts.auth import authenticate_token
 from apps.core.exceptions import DEFAULT_MESSAGES, DomainError, ErrorCode
 from apps.realtime.gate import redis_slot
 
@@ -104,8 +105,6 @@ class TokenAuthMiddleware:
         if token is None:
             scope[SCOPE_AUTH_ERROR] = (CLOSE_UNAUTHENTICATED, f"{int(ErrorCode.NOT_AUTHENTICATED)} Not authenticated")
         else:
-            from apps.accounts.auth import authenticate_token
-
             try:
                 async with redis_slot():
                     context = await authenticate_token(token)
