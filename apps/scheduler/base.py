@@ -13,6 +13,7 @@ result is the awaited value, not a coroutine.
 
 import functools
 import inspect
+import logging
 from collections.abc import Callable, Coroutine
 from contextvars import ContextVar
 from typing import Any, ClassVar, Concatenate, ParamSpec, Protocol, TypeVar, cast, overload
@@ -23,6 +24,8 @@ from celery.app.task import Context
 from django.db import close_old_connections
 
 from apps.scheduler.runtime import run_coroutine
+
+logger = logging.getLogger("apps.scheduler.base")
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -44,6 +47,13 @@ def retry_cause(task_id: str) -> BaseException | None:
     return current[1] if current is not None and current[0] == task_id else None
 
 
+def _release_connections() -> None:
+    try:
+        close_old_connections()
+    except Exception:  # housekeeping must never turn a finished task into a failed one
+        logger.warning("could not release database connections after an async task", exc_info=True)
+
+
 async def _run_with_request(task: Task[Any, Any], request: Context, coro: Coroutine[Any, Any, R]) -> R:
     token = _coroutine_request.set((task, request))
     try:
@@ -52,7 +62,7 @@ async def _run_with_request(task: Task[Any, Any], request: Context, coro: Corout
         _coroutine_request.reset(token)
         # Async ORM calls ran on asgiref's worker thread: give its connection back like Celery does after
         # sync tasks, instead of keeping it open for the life of the process.
-        await sync_to_async(close_old_connections)()
+        await sync_to_async(_release_connections)()
 
 
 def _coroutine_runner(func: Callable[..., Any], *, bound: bool) -> Callable[..., Any]:
