@@ -123,8 +123,12 @@ def _identity(task: str, args: Any, kwargs: Any) -> dict[str, Any]:
     return {"task": task, "args": jsonable(args), "kwargs": jsonable(kwargs)}
 
 
-def _schedule_fields(schedule_id: Any, schedule_name: Any) -> tuple[dict[str, Any], str | None]:
-    """($set fields, name still to resolve) for the schedule headers of a message."""
+def _schedule_fields(schedule_id: Any, schedule_name: Any, *, resolve: bool) -> tuple[dict[str, Any], str | None]:
+    """($set fields, name still to resolve to an id) for the schedule headers of a message.
+
+    Only the first publish resolves a name (beat tells names only); workers never query the database for it:
+    Celery closes their connection pool around every task.
+    """
     values: dict[str, Any] = {}
     try:
         parsed_id = int(schedule_id) if schedule_id is not None else None
@@ -133,10 +137,9 @@ def _schedule_fields(schedule_id: Any, schedule_name: Any) -> tuple[dict[str, An
     name = str(schedule_name) if schedule_name else None
     if parsed_id is not None:
         values["schedule"] = parsed_id
-        if name:
-            values["schedule_name"] = name
-        return values, None
-    return values, name
+    if name and (parsed_id is not None or not resolve):
+        values["schedule_name"] = name
+    return values, name if resolve and parsed_id is None else None
 
 
 def queued(
@@ -154,7 +157,7 @@ def queued(
 ) -> RunUpdate:
     """A message was published. A redelivery only fills what is still missing; a retry marks attempt
     `retries - 1` as RETRY (before the next attempt can start, so the change is never lost to a race)."""
-    values, unresolved = _schedule_fields(schedule_id, schedule_name)
+    values, unresolved = _schedule_fields(schedule_id, schedule_name, resolve=retries == 0)
     identity = _identity(task, args, kwargs)
     if retries > 0:
         return RunUpdate(
@@ -193,7 +196,7 @@ def started(
     schedule_id: Any = None,
     schedule_name: Any = None,
 ) -> RunUpdate:
-    values, unresolved = _schedule_fields(schedule_id, schedule_name)
+    values, unresolved = _schedule_fields(schedule_id, schedule_name, resolve=False)
     values.update(
         status=RunStatus.STARTED.value,
         retries=retries,
