@@ -73,7 +73,7 @@ async def test_schedule_created_through_the_api_runs_then_stops_when_disabled(cl
     assert all(run["result"] == message and run["schedule_name"] == message for run in succeeded)
     assert all(run["task"] == "scheduler.ping" for run in succeeded)
     # Workers never look schedules up in the database (Celery closes their connection pool around tasks).
-    assert "could not resolve schedule" not in worker.output()
+    assert "could not resolve schedule" not in worker.log_path.read_text(errors="replace")
 
     response = await call(client, "PATCH", f"/schedules/{schedule_id}", headers, {"enabled": False})
     assert response.status_code == 200 and envelope_of(response)["data"]["enabled"] is False
