@@ -127,10 +127,12 @@ def bench_save_to_first_run(tries: int) -> dict[str, Any]:
     to_done: list[float] = []
     for n in range(tries):
         time.sleep(random.uniform(0, 5))  # land anywhere in beat's tick
-        data = ScheduleIn(
-            name=f"bench-{n}-{uuid.uuid4().hex[:6]}",
-            task="scheduler.ping",
-            schedule={"type": "interval", "every": 1, "period": "seconds"},  # type: ignore[arg-type]
+        data = ScheduleIn.model_validate(
+            {
+                "name": f"bench-{n}-{uuid.uuid4().hex[:6]}",
+                "task": "scheduler.ping",
+                "schedule": {"type": "interval", "every": 1, "period": "seconds"},
+            }
         )
         schedule = asyncio.run(schedule_create(data=data))
         saved = time.monotonic()

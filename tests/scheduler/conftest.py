@@ -15,7 +15,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import suppress
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from urllib.parse import quote, urlsplit, urlunsplit
 
 import pytest
@@ -23,6 +23,7 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.db import connection
 
+from apps.accounts.models import User
 from apps.scheduler import writer
 from apps.scheduler.selectors import task_run_get_sync
 from config.celery import app as celery_app
@@ -51,20 +52,21 @@ BROKER_DB = 13
 
 
 def _broker_url() -> str:
-    parts = urlsplit(settings.REDIS_URL)
+    parts = urlsplit(str(settings.REDIS_URL))
     return urlunsplit((parts.scheme, parts.netloc, f"/{BROKER_DB}", "", ""))
 
 
 def _forget_connections() -> None:
     # Connections, producers and the result backend made before a broker switch (app.close() would also
     # unregister the app, losing the shared tasks registered later).
-    if celery_app._pool is not None:
-        celery_app._pool.force_close_all()
-        celery_app._pool = None
+    app: Any = celery_app
+    if app._pool is not None:
+        app._pool.force_close_all()
+        app._pool = None
     with suppress(AttributeError, KeyError):
-        celery_app.__dict__["amqp"]._producer_pool = None
+        app.__dict__["amqp"]._producer_pool = None
     with suppress(AttributeError):
-        del celery_app._local.backend
+        del app._local.backend
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -83,7 +85,7 @@ def task_queue() -> Iterator[str]:
     yield queue
     try:
         with celery_app.connection_for_write() as conn:
-            conn.default_channel.client.delete(queue, f"_kombu.binding.{queue}")
+            cast(Any, conn.default_channel).client.delete(queue, f"_kombu.binding.{queue}")
     except Exception:
         pass
     _forget_connections()
@@ -220,7 +222,7 @@ def flush_records() -> None:
 
 
 async def signed_in(*codes: str, **fields: Any) -> tuple[Any, dict[str, str]]:
-    user = await sync_to_async(UserFactory)(**fields)
+    user = cast(User, await sync_to_async(UserFactory)(**fields))
     if codes:
         await grant(user, *codes)
     return user, await bearer_headers(user)

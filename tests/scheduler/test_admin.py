@@ -2,6 +2,7 @@
 
 import uuid
 from datetime import UTC, datetime, timedelta
+from typing import cast
 
 import pytest
 from asgiref.sync import sync_to_async
@@ -9,6 +10,7 @@ from django.contrib.auth.models import Permission
 from django.test import AsyncClient
 from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
+from apps.accounts.models import User
 from apps.core import mongo
 from apps.scheduler import records, writer
 from tests.factories import UserFactory
@@ -21,7 +23,7 @@ RUNS = "/admin/scheduler/taskrunentry/"
 
 
 async def logged_in(**fields) -> AsyncClient:
-    user = await sync_to_async(UserFactory)(is_staff=True, **fields)
+    user = cast(User, await sync_to_async(UserFactory)(is_staff=True, **fields))
     admin = AsyncClient()
     await admin.aforce_login(user)
     return admin
@@ -149,7 +151,7 @@ async def test_task_runs_need_the_view_permission():
     staff = await logged_in(username="plain-staff")
     assert (await staff.get(RUNS)).status_code == 403
 
-    user = await sync_to_async(UserFactory)(username="run-viewer", is_staff=True)
+    user = cast(User, await sync_to_async(UserFactory)(username="run-viewer", is_staff=True))
     permission = await Permission.objects.aget(codename="view_taskrunentry")
     await sync_to_async(user.user_permissions.add)(permission)
     viewer = AsyncClient()

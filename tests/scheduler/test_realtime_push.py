@@ -2,6 +2,7 @@
 
 import asyncio
 import time
+from typing import Any
 
 import pytest
 
@@ -18,7 +19,7 @@ async def test_worker_run_is_pushed_to_a_task_run_reader_socket(daphne_server, w
     async with ws_connect(f"{daphne_server.ws_url}?token={await access_token(reader)}") as ws:
         await asyncio.sleep(0.3)  # the socket has joined its groups
         result = await asyncio.to_thread(tasks.add.delay, 5, 6)
-        frames = []
+        frames: list[dict[str, Any]] = []
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline and (not frames or frames[-1]["data"]["status"] != "SUCCESS"):
             frame = await recv_json(ws, timeout=deadline - time.monotonic())

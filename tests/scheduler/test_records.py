@@ -3,6 +3,7 @@
 import logging
 import uuid
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -21,11 +22,13 @@ def at(seconds: float) -> datetime:
     return T0 + timedelta(seconds=seconds)
 
 
-def apply(*updates: records.RunUpdate) -> dict:
+def apply(*updates: records.RunUpdate) -> dict[str, Any]:
     for update in updates:
         writer.submit(update)
     flush_records()
-    return task_run_get_sync(updates[0].task_id)
+    record = task_run_get_sync(updates[0].task_id)
+    assert record is not None
+    return record
 
 
 def new_id() -> str:
@@ -129,6 +132,7 @@ def test_eager_task_runs_are_recorded_too():
     assert result.get() == 7
     flush_records()
     record = task_run_get_sync(result.id)
+    assert record is not None
     assert record["status"] == "SUCCESS" and record["result"] == 7 and record["args"] == [3, 4]
 
 

@@ -3,7 +3,7 @@
 import io
 
 import pytest
-from django.core.management import color_style
+from django.core.management.color import color_style
 from django_celery_beat.models import PeriodicTask
 
 from apps.scheduler.seed import DEMO_PING, DEMO_PING_ASYNC, seed

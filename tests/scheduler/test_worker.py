@@ -4,6 +4,7 @@ import asyncio
 import time
 import uuid
 from collections import Counter, defaultdict
+from typing import Any
 
 import pytest
 from celery.exceptions import SoftTimeLimitExceeded
@@ -110,7 +111,7 @@ async def test_every_status_change_is_pushed_to_task_run_readers(worker):
     await layer.group_add(TASK_RUNS_GROUP, channel)
     try:
         result = await asyncio.to_thread(tasks.flaky.delay, 1)
-        seen = []
+        seen: list[dict[str, Any]] = []
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline and (not seen or seen[-1]["status"] != "SUCCESS"):
             message = await asyncio.wait_for(layer.receive(channel), timeout=deadline - time.monotonic())
