@@ -1,8 +1,13 @@
 """Run records against the MongoDB-wire server: update ordering, value limits, and MongoDB outages."""
 
+import json
 import logging
+import os
+import subprocess
+import sys
 import uuid
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,6 +19,8 @@ from apps.scheduler.selectors import task_run_get_sync
 from apps.scheduler.tasks import ping
 from tests.scheduler import tasks
 from tests.scheduler.conftest import flush_records
+
+ROOT = Path(__file__).resolve().parents[2]
 
 T0 = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
 
@@ -166,3 +173,31 @@ def test_full_buffer_drops_new_records_and_says_so(mongodb_down, caplog):
     # One is being retried by the writer thread, two wait in the buffer, the rest are refused.
     assert accepted.count(False) >= 2
     assert any("buffer full" in r.getMessage() for r in caplog.records)
+
+
+def test_concurrent_first_writes_from_two_processes_both_land():
+    # The publisher's PENDING and the worker's STARTED often race to insert the same run's document.
+    task_ids = [new_id() for _ in range(100)]
+    script = (
+        "import django, sys, json; django.setup();"
+        "from apps.scheduler import writer; from tests.scheduler.test_records import started;"
+        "ids = json.loads(sys.stdin.readline()); print('ready', flush=True); sys.stdin.readline();"
+        "[writer.submit(started(task_id)) for task_id in ids];"
+        "assert writer.flush(timeout=60)"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "PYTEST_CURRENT_TEST"}
+    worker = subprocess.Popen(
+        [sys.executable, "-c", script], stdin=subprocess.PIPE, stdout=subprocess.PIPE, cwd=ROOT, env=env, text=True
+    )
+    assert worker.stdin is not None and worker.stdout is not None
+    worker.stdin.write(json.dumps(task_ids) + "\n")
+    worker.stdin.flush()
+    assert worker.stdout.readline().strip() == "ready"  # set up, waiting for "go"
+    worker.stdin.write("go\n")
+    worker.stdin.close()
+    for task_id in task_ids:
+        writer.submit(queued(task_id))
+    flush_records()
+    assert worker.wait(90) == 0
+    statuses = [(task_run_get_sync(task_id) or {}).get("status") for task_id in task_ids]
+    assert statuses == ["STARTED"] * len(task_ids)
