@@ -221,16 +221,17 @@ def _ended(
     *,
     task_id: str,
     task: str,
-    retries: int,
+    retries: int | None,
     at: datetime,
     values: dict[str, Any],
     args: Any = None,
     kwargs: Any = None,
 ) -> RunUpdate:
+    """The end of attempt `retries`; None: of whatever attempt is current (known only to the pool process)."""
     return RunUpdate(
         task_id=task_id,
-        set={"retries": retries, **values},
-        set_on_insert={**_identity(task, args, kwargs), "queued_at": at},
+        set={"retries": retries, **values} if retries is not None else values,
+        set_on_insert={**_identity(task, args, kwargs), "queued_at": at, "retries": 0},
         attempt=retries,
     )
 
@@ -258,7 +259,7 @@ def failed(
     *,
     task_id: str,
     task: str,
-    retries: int,
+    retries: int | None,
     error: BaseException | None,
     traceback: str | None,
     at: datetime,

@@ -149,11 +149,13 @@ def on_failed(
 ) -> None:
     if sender is None or not task_id:
         return
+    # A hard time limit is reported by the worker's main process, which does not know the attempt number.
+    request = sender.request
     _submit(
         records.failed,
         task_id=task_id,
         task=sender.name,
-        retries=int(sender.request.retries or 0),
+        retries=int(request.retries or 0) if request.id == task_id else None,
         error=exception,
         traceback=getattr(einfo, "traceback", None),
         at=_now(),

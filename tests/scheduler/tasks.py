@@ -4,8 +4,10 @@ import asyncio
 import os
 import signal
 import threading
+import time
 from typing import Any
 
+from celery.exceptions import SoftTimeLimitExceeded
 from django.core.cache import cache
 
 from apps.scheduler.base import bound_task, task
@@ -71,3 +73,13 @@ def die_once(marker: str) -> str:
     if cache.add(marker, os.getpid(), 120):
         os.kill(os.getpid(), signal.SIGKILL)
     return f"survived; first attempt died in pid {cache.get(marker)}"
+
+
+@task(name="tests.scheduler.overrun", soft_time_limit=0.5, time_limit=1.5)
+def overrun(seconds: float) -> str:
+    """Ignores its soft time limit and sleeps past the hard one: the pool process is killed."""
+    try:
+        time.sleep(seconds)
+    except SoftTimeLimitExceeded:
+        time.sleep(seconds)
+    return "not reached"

@@ -7,7 +7,7 @@ from collections import Counter, defaultdict
 from typing import Any
 
 import pytest
-from celery.exceptions import SoftTimeLimitExceeded
+from celery.exceptions import SoftTimeLimitExceeded, TimeLimitExceeded
 from channels.layers import get_channel_layer
 from django.core.cache import cache
 
@@ -151,6 +151,16 @@ def test_soft_time_limit_cancels_the_coroutine_and_records_failure(worker):
     while cache.get(marker) is None and time.monotonic() < deadline:
         time.sleep(0.05)
     assert cache.get(marker) == "cancelled"
+
+
+def test_hard_time_limit_kills_the_task_and_records_failure(worker):
+    result = tasks.overrun.delay(30)
+    with pytest.raises(TimeLimitExceeded):
+        result.get(timeout=30)
+    record = wait_for_run(result.id, until=status_is("FAILURE"))
+    assert record["error"].startswith("TimeLimitExceeded")
+    assert record["finished_at"] is not None
+    assert tasks.add.delay(1, 1).get(timeout=30) == 2  # the pool replaced the killed process
 
 
 def test_task_is_delivered_again_when_its_worker_process_dies(worker):
