@@ -41,8 +41,10 @@ def login_latencies(base: str, tries: int = 30) -> list[float]:
         for _ in range(tries):
             started = time.perf_counter()
             key = client.get("/api/v1/auth/keys/public").json()["data"]
-            response = client.post("/api/v1/auth/login", json={
-                "username": "bench", "password": encrypt(key["public_key"], "bench-pass-123", key["challenge"])})
+            response = client.post(
+                "/api/v1/auth/login",
+                json={"username": "bench", "password": encrypt(key["public_key"], "bench-pass-123", key["challenge"])},
+            )
             response.raise_for_status()
             timings.append((time.perf_counter() - started) * 1000)
     return timings
@@ -52,14 +54,17 @@ def main() -> None:
     with bench_environment({"LOGIN_THROTTLE_IP_LIMIT": "100000"}) as env:
         token = django_snippet(env, TOKEN_SNIPPET)["access"]
         with daphne(env) as (base, _pid):
-            health, info = compare(base, "/api/v1/health", "/api/v1/auth/user/info",
-                                   {"Authorization": f"Bearer {token}"})
+            health, info = compare(
+                base, "/api/v1/health", "/api/v1/auth/user/info", {"Authorization": f"Bearer {token}"}
+            )
             logins = login_latencies(base)
     print(f"GET /api/v1/health          {health:8.0f} req/s (baseline)")
     print(f"GET /api/v1/auth/user/info  {info:8.0f} req/s")
     print(f"ratio user/info : health    {info / health:8.2f}   (target >= 0.75)")
-    print(f"login (key + challenge + login) p50 {statistics.median(logins):.1f} ms, "
-          f"p95 {sorted(logins)[int(len(logins) * 0.95) - 1]:.1f} ms over {len(logins)} logins")
+    print(
+        f"login (key + challenge + login) p50 {statistics.median(logins):.1f} ms, "
+        f"p95 {sorted(logins)[int(len(logins) * 0.95) - 1]:.1f} ms over {len(logins)} logins"
+    )
 
 
 if __name__ == "__main__":
