@@ -50,6 +50,20 @@ def _external_state_cleanup() -> Iterator[None]:
         pass
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _close_shared_thread_connection(django_db_setup: None) -> Iterator[None]:
+    """Close the DB connection of asgiref's shared sync thread before the test database is dropped.
+
+    Async tests run their ORM calls on that one thread; its open connection would otherwise keep the test
+    database busy at teardown.
+    """
+    yield
+    from asgiref.sync import SyncToAsync
+    from django.db import connections
+
+    SyncToAsync.single_thread_executor.submit(connections.close_all).result()
+
+
 @pytest.fixture(autouse=True)
 def _fresh_redis_keys() -> None:
     """Each test starts without this run's Redis keys (sessions, throttles, challenges, cache)."""

@@ -16,6 +16,7 @@ from unfold.forms import UserChangeForm, UserCreationForm
 from apps.accounts.authz import API_PERMISSION_FILTER
 from apps.accounts.models import ApiOperation, Role, RoleProfile, User
 from apps.accounts.sessions import sessions_end_all_sync, sessions_of
+from apps.realtime.admin import OnlineConnectionsAdminMixin
 
 
 class UserCreateForm(UserCreationForm):
@@ -31,10 +32,19 @@ class UserEditForm(UserChangeForm):
 
 
 @admin.register(User)
-class UserAdmin(DjangoUserAdmin, ModelAdmin):
+class UserAdmin(OnlineConnectionsAdminMixin, DjangoUserAdmin, ModelAdmin):
     form = UserEditForm
     add_form = UserCreateForm
-    list_display = ("username", "email", "full_name", "is_active", "is_superuser", "role_names", "last_login")
+    list_display = (
+        "username",
+        "email",
+        "full_name",
+        "is_active",
+        "is_superuser",
+        "role_names",
+        "online_connections",
+        "last_login",
+    )
     list_filter = ("is_active", "is_staff", "is_superuser", "groups")
     search_fields = ("username", "email", "full_name")
     ordering = ("username",)

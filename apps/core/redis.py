@@ -20,6 +20,8 @@ _async_clients: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, 
     weakref.WeakKeyDictionary()
 )
 _fake_server: Any = None
+ASYNC_POOL_SIZE = 200  # connections per event loop
+ASYNC_POOL_TIMEOUT = 5  # seconds to wait for a free connection before the request fails with 50300
 
 
 def _fake() -> Any:
@@ -57,7 +59,15 @@ def async_redis() -> aioredis.Redis:
     client = per_loop.get(url)
     if client is None:
         if url:
-            client = aioredis.Redis.from_url(url, decode_responses=True, health_check_interval=30)
+            # A bounded pool: a burst of requests waits briefly for a connection instead of opening thousands.
+            pool = aioredis.BlockingConnectionPool.from_url(
+                url,
+                max_connections=ASYNC_POOL_SIZE,
+                timeout=ASYNC_POOL_TIMEOUT,
+                decode_responses=True,
+                health_check_interval=30,
+            )
+            client = aioredis.Redis(connection_pool=pool)
         else:
             import fakeredis
 

@@ -3,7 +3,7 @@
 import pytest
 from asgiref.sync import async_to_sync
 from django.contrib.admin import AdminSite, ModelAdmin
-from django.test import RequestFactory
+from django.test import Client, RequestFactory
 
 from apps.accounts.models import User
 from apps.realtime.admin import OnlineConnectionsAdminMixin
@@ -40,3 +40,18 @@ def test_admin_changelist_shows_open_connections_per_user():
         async_to_sync(tracker.disconnected)(user_id=str(online.pk), channel="admin.test.1")
         async_to_sync(tracker.disconnected)(user_id=str(online.pk), channel="admin.test.2")
         async_to_sync(tracker.disconnected)(user_id=str(once.pk), channel="admin.test.3")
+
+
+def test_registered_users_admin_page_shows_the_online_column() -> None:
+    admin_user: User = UserFactory.create(username="admin-page", is_superuser=True, is_staff=True)
+    online: User = UserFactory.create(username="online-on-page")
+    tracker = PresenceTracker()
+    async_to_sync(tracker.connected)(user_id=str(online.pk), channel="admin.page.1")
+    try:
+        browser = Client()
+        browser.force_login(admin_user)
+        page = browser.get("/admin/accounts/user/").content.decode()
+        assert "Online" in page
+        assert "1 connection" in page
+    finally:
+        async_to_sync(tracker.disconnected)(user_id=str(online.pk), channel="admin.page.1")

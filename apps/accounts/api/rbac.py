@@ -5,6 +5,7 @@ from uuid import UUID
 
 from django.http import HttpRequest
 from ninja import Query, Router
+from ninja.responses import Status
 
 from apps.accounts import rbac_selectors as selectors
 from apps.accounts.auth import AuthContext
@@ -42,7 +43,7 @@ async def role_list(request: HttpRequest, filters: Query[RoleFilter], page: Quer
 
 @router.post("/roles", response={201: RoleOut}, summary="Create a role")
 async def role_create(request: HttpRequest, payload: RoleIn) -> Any:
-    return 201, await services.role_create(actor=_actor(request), data=payload)
+    return Status(201, await services.role_create(actor=_actor(request), data=payload))
 
 
 @router.get("/roles/{role_id}", response=RoleOut, summary="Get a role")
@@ -72,7 +73,7 @@ async def user_list(request: HttpRequest, filters: Query[UserFilter], page: Quer
 
 @router.post("/users", response={201: UserOut}, summary="Create a user")
 async def user_create(request: HttpRequest, payload: UserIn) -> Any:
-    return 201, await services.user_create(actor=_actor(request), data=payload)
+    return Status(201, await services.user_create(actor=_actor(request), data=payload))
 
 
 @router.get("/users/{user_id}", response=UserOut, summary="Get a user")
