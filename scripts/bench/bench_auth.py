@@ -9,8 +9,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import httpx  # noqa: E402
-from harness import bench_environment, compare, daphne, django_snippet  # noqa: E402
+import httpx
+from harness import bench_environment, compare, daphne, django_snippet
 
 TOKEN_SNIPPET = """
 from apps.accounts.models import User

@@ -6,7 +6,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from harness import bench_environment, compare, daphne, django_snippet  # noqa: E402
+from harness import bench_environment, compare, daphne, django_snippet
 
 SETUP = """
 from apps.accounts.models import User
@@ -58,7 +58,11 @@ async def run():
         assert st.allows(op.code)
         check.append(time.perf_counter() - t0)
     ms = lambda xs: round(statistics.median(xs) * 1000, 4)
-    return {"auth_call_p50_ms": ms(full), "token_and_session_p50_ms": ms(session_only), "permission_check_p50_ms": ms(check)}
+    return {
+        "auth_call_p50_ms": ms(full),
+        "token_and_session_p50_ms": ms(session_only),
+        "permission_check_p50_ms": ms(check),
+    }
 
 print(json.dumps(asyncio.run(run())))
 """

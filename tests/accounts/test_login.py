@@ -122,7 +122,7 @@ async def test_expired_challenge_is_refused(client, alice, settings):
     "scheme",
     [
         padding.PKCS1v15(),
-        padding.OAEP(mgf=padding.MGF1(algorithm=hashes.SHA1()), algorithm=hashes.SHA1(), label=None),  # noqa: S303
+        padding.OAEP(mgf=padding.MGF1(algorithm=hashes.SHA1()), algorithm=hashes.SHA1(), label=None),
     ],
     ids=["pkcs1v15", "oaep-sha1"],
 )
