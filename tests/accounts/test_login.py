@@ -5,7 +5,7 @@ import time
 import jwt
 import pytest
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import padding
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from apps.accounts.signals import login_attempted
 from tests.conftest import envelope_of
@@ -129,6 +129,7 @@ async def test_expired_challenge_is_refused(client, alice, settings):
 async def test_other_paddings_are_refused(client, alice, scheme):
     key = await _key(client)
     public_key = serialization.load_pem_public_key(key["public_key"].encode())
+    assert isinstance(public_key, rsa.RSAPublicKey)
     plaintext = json.dumps({"password": "alice-pass-1", "challenge": key["challenge"]}).encode()
     sealed = base64.b64encode(public_key.encrypt(plaintext, scheme)).decode()
     response = await _post_login(client, "alice", sealed)

@@ -93,7 +93,7 @@ async def test_catalogue_has_exactly_one_code_per_permission_checked_operation(c
 
 async def test_user_without_roles_is_denied_everywhere_but_public_and_signed_in(client, settings):
     schema = await _schema(client, settings)
-    nobody = await sync_to_async(UserFactory)(username="nobody")
+    nobody = await sync_to_async(UserFactory.create)(username="nobody")
     access = _access_by_code()
     for method, path, operation in _operations(schema):
         code = f"{method}:{path}"
@@ -111,7 +111,7 @@ async def test_user_without_roles_is_denied_everywhere_but_public_and_signed_in(
 
 async def test_a_role_granting_one_operation_opens_exactly_that_one(client, settings):
     schema = await _schema(client, settings)
-    holder = await sync_to_async(UserFactory)(username="holder")
+    holder = await sync_to_async(UserFactory.create)(username="holder")
     await grant(holder, "GET:/api/v1/roles")
     denied, allowed = await _denied_codes(client, schema, holder)
     assert allowed == {"GET:/api/v1/roles"}
@@ -125,7 +125,7 @@ async def test_superuser_passes_every_permission_check(client, settings, admin_u
 
 
 async def test_authorization_comes_before_validation_and_lookup(client):
-    nobody = await sync_to_async(UserFactory)(username="nobody")
+    nobody = await sync_to_async(UserFactory.create)(username="nobody")
     headers = await bearer_headers(nobody)
     invalid = await client.post(ROLES, data="{not json", content_type="application/json", headers=headers)
     assert invalid.status_code == 403
@@ -134,7 +134,7 @@ async def test_authorization_comes_before_validation_and_lookup(client):
 
 
 async def _holder_with_get_roles():
-    holder = await sync_to_async(UserFactory)(username="holder")
+    holder = await sync_to_async(UserFactory.create)(username="holder")
     role = await grant(holder, "GET:/api/v1/roles", name="lister")
     return holder, role
 
@@ -223,7 +223,7 @@ async def test_deactivating_in_the_admin_closes_at_once(client, admin_user):
 
 
 async def test_granting_in_the_admin_opens_at_once(client, admin_user):
-    holder = await sync_to_async(UserFactory)(username="holder")
+    holder = await sync_to_async(UserFactory.create)(username="holder")
     role = await grant(holder, name="empty")
     headers = await bearer_headers(holder)
     assert (await client.get(ROLES, headers=headers)).status_code == 403
@@ -291,7 +291,7 @@ async def test_role_crud_round_trip(client, admin_user):
 
 
 async def test_nobody_grants_what_they_do_not_hold(client):
-    manager = await sync_to_async(UserFactory)(username="manager")
+    manager = await sync_to_async(UserFactory.create)(username="manager")
     await grant(manager, "POST:/api/v1/roles", "GET:/api/v1/roles")
     headers = await bearer_headers(manager)
     escalate = json.dumps({"name": "x", "permissions": ["DELETE:/api/v1/roles/{role_id}"]})
@@ -302,10 +302,10 @@ async def test_nobody_grants_what_they_do_not_hold(client):
 
 
 async def test_assigning_a_stronger_role_is_escalation(client):
-    manager = await sync_to_async(UserFactory)(username="manager")
+    manager = await sync_to_async(UserFactory.create)(username="manager")
     await grant(manager, "PATCH:/api/v1/users/{user_id}")
     strong = await grant(None, "DELETE:/api/v1/users/{user_id}", name="strong")
-    target = await sync_to_async(UserFactory)(username="target")
+    target = await sync_to_async(UserFactory.create)(username="target")
     response = await client.patch(
         f"/api/v1/users/{target.pk}",
         data=json.dumps({"roles": [strong.pk]}),
@@ -316,9 +316,9 @@ async def test_assigning_a_stronger_role_is_escalation(client):
 
 
 async def test_only_superusers_grant_the_superuser_flag(client):
-    manager = await sync_to_async(UserFactory)(username="manager")
+    manager = await sync_to_async(UserFactory.create)(username="manager")
     await grant(manager, "PATCH:/api/v1/users/{user_id}")
-    target = await sync_to_async(UserFactory)(username="target")
+    target = await sync_to_async(UserFactory.create)(username="target")
     response = await client.patch(
         f"/api/v1/users/{target.pk}",
         data=json.dumps({"is_superuser": True}),
@@ -351,7 +351,7 @@ async def test_the_last_active_superuser_keeps_the_flag(client, admin_user):
         headers=await bearer_headers(admin_user),
     )
     assert response.status_code == 409
-    second = await sync_to_async(UserFactory)(username="second", is_superuser=True)
+    second = await sync_to_async(UserFactory.create)(username="second", is_superuser=True)
     response = await client.patch(
         f"/api/v1/users/{admin_user.pk}",
         data=json.dumps({"is_superuser": False}),
@@ -392,7 +392,7 @@ async def test_user_crud_with_sealed_password(client, admin_user):
 
 
 async def test_force_logout_ends_every_session_of_the_user(client, admin_user):
-    target = await sync_to_async(UserFactory)(username="target")
+    target = await sync_to_async(UserFactory.create)(username="target")
     target_headers = await bearer_headers(target)
     assert (await client.get("/api/v1/auth/user/info", headers=target_headers)).status_code == 200
     response = await client.post(f"/api/v1/users/{target.pk}/logout", headers=await bearer_headers(admin_user))
@@ -401,7 +401,7 @@ async def test_force_logout_ends_every_session_of_the_user(client, admin_user):
 
 
 async def test_admin_force_logout_action(client, admin_user):
-    target = await sync_to_async(UserFactory)(username="target")
+    target = await sync_to_async(UserFactory.create)(username="target")
     target_headers = await bearer_headers(target)
     await client.aforce_login(admin_user)
     page = (await client.get(f"/admin/accounts/user/{target.pk}/change/")).content.decode()
@@ -433,7 +433,7 @@ async def test_permission_catalogue_filters(client, admin_user):
 async def test_a_deactivated_role_grants_no_model_permission_either(client):
     from apps.accounts.models import RoleProfile
 
-    user = await sync_to_async(UserFactory)(username="modeler")
+    user = await sync_to_async(UserFactory.create)(username="modeler")
     role = await grant(user, name="modelers")
     permission = await Permission.objects.aget(codename="view_user")
     await sync_to_async(role.permissions.add)(permission)

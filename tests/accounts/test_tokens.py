@@ -169,6 +169,7 @@ async def test_jwks_lists_the_signing_key_bare(client, alice):
     jwk = next(k for k in body["keys"] if k["kid"] == kid)
     assert jwk["kty"] == "RSA" and jwk["alg"] == "RS256" and jwk["use"] == "sig"
     public = jwt.algorithms.RSAAlgorithm.from_jwk(json.dumps(jwk))
+    assert isinstance(public, rsa.RSAPublicKey)
     assert jwt.decode(pair.access_token, public, algorithms=["RS256"], issuer=settings.JWT_ISSUER)["sub"] == str(
         alice.pk
     )
