@@ -13,6 +13,7 @@ from apps.accounts import routes
 from apps.accounts.auth import JWTAuth
 from apps.core.envelope import EnvelopeRenderer, wrap_openapi_schema
 from apps.core.handlers import install_exception_handlers
+from apps.core.parsers import StrictJSONParser
 
 
 def docs_guard(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
@@ -46,6 +47,7 @@ api = PlatformAPI(
     description="Every response is an envelope {code, message, data}; code 0 is success.",
     urls_namespace="api",
     renderer=EnvelopeRenderer(),
+    parser=StrictJSONParser(),  # bodies are JSON objects of finite numbers; no NUL in query values
     docs_url="/docs",
     openapi_url="/openapi.json",
     docs_decorator=docs_guard,

@@ -52,6 +52,15 @@ _ERROR_RESPONSES = {
     "422": ("ValidationFailed", "Validation error (42200); data lists {loc, msg} items."),
     "429": ("RateLimited", "Rate limited (42900); see the Retry-After header."),
     "500": ("InternalError", "Internal error (50000); no details are disclosed."),
+    "503": ("ServiceUnavailable", "A dependency is unavailable (50300); see the Retry-After header."),
+}
+# Documented only where they can happen: a body can be malformed or too large, a path names a resource.
+_BODY_ERROR_RESPONSES = {
+    "400": ("BadRequest", "Bad request (40000), e.g. a body that is not a JSON object."),
+    "413": ("PayloadTooLarge", "Payload too large (41300)."),
+}
+_PATH_ERROR_RESPONSES = {
+    "404": ("NotFound", "Not found (40400)."),
 }
 
 
@@ -85,7 +94,8 @@ def wrap_openapi_schema(schema: dict[str, Any]) -> dict[str, Any]:
         {"type": "array", "items": {"$ref": "#/components/schemas/ErrorItem"}}, "ValidationErrorEnvelope"
     )
     responses = components.setdefault("responses", {})
-    for _status, (name, description) in _ERROR_RESPONSES.items():
+    every_error = {**_ERROR_RESPONSES, **_BODY_ERROR_RESPONSES, **_PATH_ERROR_RESPONSES}
+    for _status, (name, description) in every_error.items():
         ref = "ValidationErrorEnvelope" if name == "ValidationFailed" else "ErrorEnvelope"
         responses[name] = {
             "description": description,
@@ -96,14 +106,24 @@ def wrap_openapi_schema(schema: dict[str, Any]) -> dict[str, Any]:
         for operation in path_item.values():
             if not isinstance(operation, dict) or "responses" not in operation:
                 continue
-            if operation.pop(NO_ENVELOPE, False):
-                continue
-            for status, response in operation["responses"].items():
-                content = response.get("content", {}).get("application/json")
-                if content is not None and "schema" in content:
-                    content["schema"] = _envelope_schema(content["schema"])
-                elif str(status).startswith("2"):
-                    response["content"] = {"application/json": {"schema": _envelope_schema({"nullable": True})}}
-            for status, (name, _description) in _ERROR_RESPONSES.items():
+            # Ninja keys responses by int status: make them the strings below, so a route's own (e.g.
+            # /health/ready's 503) is found and kept instead of being shadowed by a duplicate "503" key.
+            operation["responses"] = {str(status): response for status, response in operation["responses"].items()}
+            # A bare document (JWKS) is not wrapped, but its errors are envelopes like everyone else's.
+            if not operation.pop(NO_ENVELOPE, False):
+                for status, response in operation["responses"].items():
+                    content = response.get("content", {}).get("application/json")
+                    if content is not None and "schema" in content:
+                        content["schema"] = _envelope_schema(content["schema"])
+                    elif str(status).startswith("2"):
+                        response["content"] = {"application/json": {"schema": _envelope_schema({"nullable": True})}}
+            errors = dict(_ERROR_RESPONSES)
+            if "requestBody" in operation:
+                errors.update(_BODY_ERROR_RESPONSES)
+            parameters = [*path_item.get("parameters", []), *operation.get("parameters", [])]
+            if any(isinstance(p, dict) and p.get("in") == "path" for p in parameters):
+                errors.update(_PATH_ERROR_RESPONSES)
+            for status, (name, _description) in sorted(errors.items()):
+                # setdefault: a route that documents its own error body (e.g. /health/ready's 503) keeps it.
                 operation["responses"].setdefault(status, {"$ref": f"#/components/responses/{name}"})
     return schema

@@ -61,7 +61,7 @@ def install_exception_handlers(api: NinjaAPI) -> None:
         code = code_for_status(exc.status_code)
         message = str(exc)
         if message.startswith("Cannot parse request body"):
-            message = "Malformed request body: expected a JSON document"  # never echo parser internals
+            message = "Malformed request body: expected a JSON object"  # never echo parser internals
         return _respond(api, request, code, message, status=exc.status_code)
 
     def on_not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
@@ -80,6 +80,21 @@ def install_exception_handlers(api: NinjaAPI) -> None:
         )
         return _respond(api, request, ErrorCode.SERVICE_UNAVAILABLE, headers={"Retry-After": "5"})
 
+    def on_data_error(request: HttpRequest, exc: db.DataError) -> HttpResponse:
+        # A value the database refuses (integer out of range, NUL in text, ...) is the client's fault, not a
+        # bug; only DataError lands here (IntegrityError, ProgrammingError, ... stay 50000). The exception
+        # text may echo the value: neither the answer nor the log carries it, the SQLSTATE is enough.
+        logger.warning(
+            "database refused a value",
+            extra={
+                "request_id": getattr(request, "request_id", None),
+                "path": request.path,
+                "error_type": type(exc.__cause__ or exc).__name__,
+                "sqlstate": getattr(exc.__cause__, "sqlstate", None),
+            },
+        )
+        return _respond(api, request, ErrorCode.BAD_REQUEST, "Bad request: a value is out of range or not storable")
+
     def on_unexpected(request: HttpRequest, exc: Exception) -> HttpResponse:
         logger.exception(
             "unhandled error",
@@ -96,6 +111,7 @@ def install_exception_handlers(api: NinjaAPI) -> None:
         (Http404, on_not_found),
         (DjangoPermissionDenied, on_forbidden),
         (RequestDataTooBig, on_too_big),
+        (db.DataError, on_data_error),
         *((exc_class, on_dependency_down) for exc_class in DEPENDENCY_ERRORS),
     ]
     for exc_class, handler in handlers:

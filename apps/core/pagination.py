@@ -10,10 +10,12 @@ T = TypeVar("T")
 
 DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100
+# Far beyond any real list, and keeps OFFSET ((page - 1) * size) well inside PostgreSQL's bigint.
+MAX_PAGE = 1_000_000
 
 
 class PageIn(Schema):
-    page: int = Field(1, ge=1, description="Page number, from 1")
+    page: int = Field(1, ge=1, le=MAX_PAGE, description=f"Page number, from 1 to {MAX_PAGE}")
     page_size: int = Field(DEFAULT_PAGE_SIZE, ge=1, description=f"Items per page, at most {MAX_PAGE_SIZE}")
 
     @property

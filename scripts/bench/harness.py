@@ -19,6 +19,14 @@ ROOT = Path(__file__).resolve().parents[2]
 PYTHON = str(ROOT / ".venv" / "bin" / "python") if (ROOT / ".venv" / "bin" / "python").exists() else sys.executable
 
 
+# Database 14 unless BENCH_REDIS_URL says otherwise: a benchmark never touches db 0 of dev and test runs.
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/14"
+
+
+def bench_redis_url() -> str:
+    return os.environ.get("BENCH_REDIS_URL", DEFAULT_REDIS_URL)
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -47,7 +55,7 @@ def bench_environment(extra: dict[str, str] | None = None) -> Any:
         "DJANGO_DEBUG": "false",
         "DJANGO_SECRET_KEY": f"bench-{run_id}-" + "x" * 40,
         "DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{db_name}",
-        "REDIS_URL": os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0"),
+        "REDIS_URL": bench_redis_url(),
         "CACHE_KEY_PREFIX": f"bench{run_id}",
         "MONGODB_URL": os.environ.get("BENCH_MONGODB_URL", f"mongodb://127.0.0.1:27017/bench_{run_id}"),
         "LOGIN_RSA_PRIVATE_KEY": _pem_key(workdir / "login.pem"),
