@@ -183,7 +183,7 @@ def main() -> int:
     parser.add_argument("--tries", type=int, default=10)
     parser.add_argument("--records", type=int, default=50)
     parser.add_argument("--database-url", default="postgres://postgres@127.0.0.1:5432/postgres")
-    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
+    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/14")  # never database 0 of dev/test runs
     parser.add_argument("--broker-db", type=int, default=14, help="Redis database for broker and results")
     parser.add_argument("--mongodb-url", default="mongodb://127.0.0.1:27017")
     args = parser.parse_args()
