@@ -19,6 +19,15 @@ ROOT = Path(__file__).resolve().parents[2]
 PYTHON = str(ROOT / ".venv" / "bin" / "python") if (ROOT / ".venv" / "bin" / "python").exists() else sys.executable
 
 
+def percentile(samples: list[float], q: float) -> float:
+    """The nearest-rank q-th percentile (nan for no samples)."""
+    ordered = sorted(samples)
+    if not ordered:
+        return float("nan")
+    index = min(len(ordered) - 1, max(0, round(q / 100 * len(ordered) + 0.5) - 1))
+    return ordered[index]
+
+
 # Database 14 unless BENCH_REDIS_URL says otherwise: a benchmark never touches db 0 of dev and test runs.
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/14"
 
