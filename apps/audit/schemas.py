@@ -4,24 +4,35 @@ from typing import Any
 
 from ninja import Field, Schema
 
+from apps.core.schemas import UtcDatetime
+
+# Bounds on free-text filters, so a huge value is refused (42200) instead of becoming a huge query.
+MAX_FILTER_TEXT = 200
+
 
 class OperationLogFilter(Schema):
     user_id: uuid.UUID | None = Field(None, description="Exact user id")
-    username: str | None = Field(None, description="Case-insensitive substring of the username")
-    method: str | None = Field(None, description="HTTP method, e.g. POST")
-    path: str | None = Field(None, description="Case-insensitive substring of the request path")
+    username: str | None = Field(
+        None, max_length=MAX_FILTER_TEXT, description="Case-insensitive substring of the username"
+    )
+    method: str | None = Field(None, max_length=16, description="HTTP method, e.g. POST")
+    path: str | None = Field(
+        None, max_length=MAX_FILTER_TEXT, description="Case-insensitive substring of the request path"
+    )
     status: int | None = Field(None, ge=100, le=599, description="Exact HTTP status")
-    since: datetime | None = Field(None, description="created_at >= since (ISO-8601; UTC when no offset)")
-    until: datetime | None = Field(None, description="created_at < until (ISO-8601; UTC when no offset)")
+    since: UtcDatetime | None = Field(None, description="created_at >= since (ISO-8601; UTC when no offset)")
+    until: UtcDatetime | None = Field(None, description="created_at < until (ISO-8601; UTC when no offset)")
 
 
 class LoginLogFilter(Schema):
-    username: str | None = Field(None, description="Case-insensitive substring of the username")
+    username: str | None = Field(
+        None, max_length=MAX_FILTER_TEXT, description="Case-insensitive substring of the username"
+    )
     user_id: uuid.UUID | None = Field(None, description="Exact user id")
     success: bool | None = None
-    ip: str | None = Field(None, description="Exact client ip")
-    since: datetime | None = Field(None, description="created_at >= since (ISO-8601; UTC when no offset)")
-    until: datetime | None = Field(None, description="created_at < until (ISO-8601; UTC when no offset)")
+    ip: str | None = Field(None, max_length=64, description="Exact client ip")
+    since: UtcDatetime | None = Field(None, description="created_at >= since (ISO-8601; UTC when no offset)")
+    until: UtcDatetime | None = Field(None, description="created_at < until (ISO-8601; UTC when no offset)")
 
 
 class OperationLogOut(Schema):

@@ -6,7 +6,7 @@ MongoDB-wire servers match nothing for regex *values* on indexed fields, which i
 """
 
 import re
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from asgiref.sync import sync_to_async
@@ -23,16 +23,13 @@ def _contains(text: str) -> dict[str, str]:
     return {"$regex": re.escape(text), "$options": "i"}
 
 
-def _utc(value: datetime) -> datetime:
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
 def _time_range(query: dict[str, Any], since: datetime | None, until: datetime | None) -> None:
+    # The filter schemas already made both aware UTC (apps.core.schemas.UtcDatetime).
     created: dict[str, datetime] = {}
     if since is not None:
-        created["$gte"] = _utc(since)
+        created["$gte"] = since
     if until is not None:
-        created["$lt"] = _utc(until)
+        created["$lt"] = until
     if created:
         query["created_at"] = created
 

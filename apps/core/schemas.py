@@ -1,6 +1,29 @@
-from typing import Literal
+from datetime import UTC, datetime
+from typing import Annotated, Literal
 
 from ninja import Schema
+from pydantic import AfterValidator, AwareDatetime
+
+
+def to_utc(value: datetime) -> datetime:
+    """`value` in UTC (a naive value is taken as UTC); ValueError when UTC cannot represent it.
+
+    Converting e.g. year 1 at +05:00 or 9999-12-31 at -05:00 overflows `datetime`'s range: raising
+    ValueError lets pydantic turn it into a validation error (42200) instead of an OverflowError (500).
+    """
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("datetime is out of range once converted to UTC") from None
+
+
+# ISO-8601 in, an aware UTC datetime out: for filters and bodies whose naive values mean UTC.
+UtcDatetime = Annotated[datetime, AfterValidator(to_utc)]
+
+# The same, for fields that must carry their own offset (a naive value is refused).
+AwareUtcDatetime = Annotated[AwareDatetime, AfterValidator(to_utc)]
 
 
 class HealthOut(Schema):

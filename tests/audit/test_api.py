@@ -187,11 +187,56 @@ async def test_operation_pagination_with_skip_and_limit(client, seeded, root_hea
 
 
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.parametrize("params", [{"status": "abc"}, {"user_id": "not-a-uuid"}, {"since": "yesterday"}, {"page": 0}])
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"status": "abc"},
+        {"user_id": "not-a-uuid"},
+        {"since": "yesterday"},
+        {"page": 0},
+        # Valid ISO-8601 whose conversion to UTC overflows datetime's range.
+        {"since": "0001-01-01T00:00:00+05:00"},
+        {"until": "9999-12-31T23:00:00-05:00"},
+        {"username": "u" * 201},
+        {"path": "/" * 201},
+        {"method": "M" * 17},
+    ],
+)
 async def test_operation_filters_are_validated(client, seeded, root_headers, params):
     response = await client.get("/api/v1/audit/operations", params, headers=root_headers)
     assert response.status_code == 422
-    assert envelope_of(response)["code"] == 42200
+    body = envelope_of(response)
+    assert body["code"] == 42200
+    assert [item["loc"][-1] for item in body["data"]] == list(params)
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"since": "0001-01-01T00:00:00+00:01"},
+        {"until": "9999-12-31T23:59:59-00:01"},
+        {"username": "u" * 201},
+        {"ip": "1" * 65},
+    ],
+)
+async def test_login_filters_are_validated(client, seeded, root_headers, params):
+    response = await client.get("/api/v1/audit/logins", params, headers=root_headers)
+    assert response.status_code == 422
+    body = envelope_of(response)
+    assert body["code"] == 42200
+    assert [item["loc"][-1] for item in body["data"]] == list(params)
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_filters_at_their_limits_are_accepted(client, seeded, root_headers):
+    extremes = {"since": "0001-01-01T00:00:00-05:00", "until": "9999-12-31T23:00:00+05:00"}
+    data = await _list(client, "operations", root_headers, username="u" * 200, method="M" * 16, **extremes)
+    assert data["items"] == []
+    data = await _list(client, "operations", root_headers, path="/" * 200, **extremes)
+    assert data["items"] == []
+    assert _ids(await _list(client, "logins", root_headers, **extremes)) == ["req-3", "req-2", "req-1", "req-0"]
+    assert (await _list(client, "logins", root_headers, ip="1" * 64))["items"] == []
 
 
 @pytest.mark.django_db(transaction=True)
