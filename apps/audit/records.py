@@ -15,7 +15,7 @@ from urllib.parse import parse_qsl
 from django.conf import settings
 from django.http import HttpRequest
 
-from apps.audit.redaction import redact, redact_query
+from apps.audit.redaction import redact, redact_query, scrub
 from apps.audit.request_info import MAX_USER_AGENT_LENGTH, parse_user_agent, route_template
 from apps.core.client_ip import client_ip
 from apps.core.ids import new_uuid7
@@ -147,10 +147,11 @@ def login_record(
 
 
 def _clip(value: Any, limit: int = MAX_STRING) -> str | None:
+    """A stored string: cut to `limit`, lone surrogates replaced (BSON cannot encode them)."""
     if value is None:
         return None
     text = str(value)
-    return text if len(text) <= limit else text[:limit]
+    return scrub(text if len(text) <= limit else text[:limit])
 
 
 def _parse_body(body: bytes | None, options: PrepareOptions) -> Any:
@@ -176,7 +177,11 @@ def _timestamp(value: Any) -> datetime:
 
 
 def prepare(kind: Kind, raw: dict[str, Any], options: PrepareOptions) -> dict[str, Any]:
-    """The document to store (field names of apps.audit.documents), secrets redacted."""
+    """The document to store (field names of apps.audit.documents), secrets redacted.
+
+    Every string goes through `_clip` or `redact`/`redact_query`, which replace lone surrogates, so the
+    document can always be encoded as BSON and as the spool's UTF-8 JSON.
+    """
     agent = _clip(raw.get("user_agent") or "", MAX_USER_AGENT_LENGTH) or ""
     info = parse_user_agent(agent)
     common = {
@@ -202,7 +207,7 @@ def prepare(kind: Kind, raw: dict[str, Any], options: PrepareOptions) -> dict[st
         "username": _clip(raw.get("username"), 150),
         "method": _clip(raw.get("method"), 16) or "",
         "path": _clip(raw.get("path")) or "",
-        "route": route_template(raw.get("route")),
+        "route": _clip(route_template(raw.get("route"))),
         "status": int(raw["status"]),
         "duration_ms": float(raw.get("duration_ms") or 0.0),
         "query": redact_query(_query_pairs(raw.get("query")), options.secret_words),

@@ -27,9 +27,13 @@ Entry = tuple[Kind, dict[str, Any]]
 
 
 def encode_entry(kind: Kind, doc: dict[str, Any]) -> str:
+    """One spool line; ValueError when the record holds text UTF-8 cannot encode (lone surrogates)."""
     data = dict(doc)
     data["created_at"] = doc["created_at"].isoformat()
-    return json.dumps({"k": kind, "d": data}, separators=(",", ":"), ensure_ascii=False)
+    line = json.dumps({"k": kind, "d": data}, separators=(",", ":"), ensure_ascii=False)
+    if not line.isascii():
+        line.encode("utf-8")  # fail here, before anything is written, rather than halfway through an append
+    return line
 
 
 def decode_entry(line: str | bytes) -> Entry:
@@ -195,13 +199,14 @@ class FileSpool:
     def append(self, entries: list[Entry]) -> None:
         if not entries:
             return
+        lines = [encode_entry(kind, doc) + "\n" for kind, doc in entries]  # all or nothing
         with self._lock:
             self._forget_if_forked()
-            for kind, doc in entries:
+            for line in lines:
                 if self._current is None or self._current_count >= self.segment_records:
                     self._close_segment()
                     self._open_segment()
-                self._current.write(encode_entry(kind, doc) + "\n")
+                self._current.write(line)
                 self._current_count += 1
             self._current.flush()
 

@@ -25,11 +25,14 @@ from pymongo.errors import BulkWriteError, DuplicateKeyError, PyMongoError
 
 from apps.audit.documents import COLLECTIONS, ensure_indexes
 from apps.audit.records import Kind, PrepareOptions, prepare
-from apps.audit.spool import Claim, Entry, Spool, spool_from_settings
+from apps.audit.spool import Claim, Entry, Spool, encode_entry, spool_from_settings
 
 logger = logging.getLogger("apps.audit")
 
 DUPLICATE_KEY = 11000
+# What encoding a record as BSON (or as the spool's UTF-8 JSON) raises for a record that can never be stored,
+# as opposed to an outage; ValueError covers UnicodeEncodeError (lone surrogates).
+UNENCODABLE = (InvalidDocument, OverflowError, TypeError, ValueError)
 DRAIN_BUSY_RETRY = 0.2  # another process is draining our spooled records: look again soon
 ORPHAN_CHECK_INTERVAL = 30.0  # look for records other (dead) processes left in the spool
 
@@ -282,12 +285,28 @@ class AuditWriter:
         if not entries:
             return
         try:
-            self.spool.append(entries)
+            try:
+                self.spool.append(entries)
+            except (TypeError, ValueError):
+                # One record the spool cannot encode must not keep the others out (nor in memory forever).
+                entries = self._encodable(entries)
+                self.spool.append(entries)
         except Exception:
             self._hold(entries)
             return
         self.stats.spooled += len(entries)
         self._spool_pending = True
+
+    def _encodable(self, entries: list[Entry]) -> list[Entry]:
+        kept: list[Entry] = []
+        for kind, doc in entries:
+            try:
+                encode_entry(kind, doc)
+            except (TypeError, ValueError) as exc:
+                self._skip_unencodable(doc, exc)
+            else:
+                kept.append((kind, doc))
+        return kept
 
     def _hold(self, entries: list[Entry]) -> None:
         room = max(0, self.buffer_size - len(self._held))
@@ -410,7 +429,7 @@ class AuditWriter:
                         extra={"id": docs[index].get("_id"), "code": first.get("code")},
                     )
                 docs = docs[index + 1 :]
-            except (InvalidDocument, OverflowError, TypeError):
+            except UNENCODABLE:
                 docs = self._insert_one_by_one(collection, docs)
 
     def _insert_one_by_one(self, collection: Any, docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -420,16 +439,23 @@ class AuditWriter:
                 collection.insert_one(doc)
             except DuplicateKeyError:
                 continue
-            except (InvalidDocument, OverflowError, TypeError):
+            except UNENCODABLE:
                 salvaged = {**doc, "body": None, "query": {}}
                 try:
                     collection.insert_one(salvaged)
                 except DuplicateKeyError:
                     continue
-                except (InvalidDocument, OverflowError, TypeError):
-                    self.stats.skipped_bad += 1
-                    logger.error("audit: record cannot be stored; skipped", extra={"id": doc.get("_id")})
+                except UNENCODABLE as exc:
+                    self._skip_unencodable(doc, exc)
         return []
+
+    def _skip_unencodable(self, doc: dict[str, Any], exc: Exception) -> None:
+        # Only the id and the error type: the message of an encoding error may quote the record's contents.
+        self.stats.skipped_bad += 1
+        logger.error(
+            "audit: record cannot be stored; skipped",
+            extra={"id": doc.get("_id"), "error": type(exc).__name__},
+        )
 
 
 _writer: AuditWriter | None = None

@@ -4,8 +4,9 @@ import pytest
 from asgiref.sync import sync_to_async
 from django.test import Client, override_settings
 
+from apps.accounts.signals import login_attempted
 from apps.audit.writer import get_writer
-from tests.audit.conftest import amake_user, operation_logs
+from tests.audit.conftest import amake_user, login_logs, operation_logs
 from tests.helpers import bearer_headers
 
 IPHONE = (
@@ -185,3 +186,39 @@ async def test_request_does_not_wait_for_an_unreachable_mongodb(client, audit_db
     assert elapsed < 2.0  # five requests, while each MongoDB attempt takes the full server-selection timeout
     await _aflush()
     assert len(operation_logs(audit_db)) == 5
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_lone_surrogates_are_stored_replaced_and_spoil_no_other_record(client, audit_db):
+    # "\ud800" escapes are valid JSON but cannot be encoded as UTF-8, which BSON and the spool need.
+    bad_body = '{"name": "ok", "count": 1, "note": "a\\ud800b", "\\udfff": ["\\udbff", {"deep": "\\udc00"}]}'
+    good = json.dumps({"name": "fine", "count": 2})
+    responses = [
+        await client.post("/api/v1/_test/echo?n=1", data=good, content_type="application/json"),
+        await client.post("/api/v1/_test/echo?q=%ED%A0%80&n=2", data=bad_body, content_type="application/json"),
+        await client.post("/api/v1/_test/echo?n=3", data=good, content_type="application/json"),
+    ]
+    assert [r.status_code for r in responses] == [200, 200, 200]
+    await _aflush()
+    logs = {log["query"]["n"]: log for log in operation_logs(audit_db)}
+    assert sorted(logs) == ["1", "2", "3"]  # the bad record did not take the others down with it
+    bad = logs["2"]
+    assert bad["body"] == {"name": "ok", "count": 1, "note": "a\ufffdb", "\ufffd": ["\ufffd", {"deep": "\ufffd"}]}
+    assert bad["query"]["q"] == "\ufffd\ufffd\ufffd"
+    assert logs["1"]["body"] == logs["3"]["body"] == {"name": "fine", "count": 2}
+
+
+def test_lone_surrogates_in_a_login_log_are_replaced(audit_db):
+    login_attempted.send(
+        sender=None,
+        username="eve\ud800",
+        user_id=None,
+        success=False,
+        reason="bad_credentials",
+        ip="198.51.100.7",
+        user_agent="agent\udfff/1.0",
+        request_id="req-surrogate",
+    )
+    assert get_writer().flush(timeout=15)
+    [log] = login_logs(audit_db)
+    assert (log["username"], log["user_agent"]) == ("eve\ufffd", "agent\ufffd/1.0")

@@ -44,3 +44,10 @@ def test_redact_makes_values_storable_in_bson():
 def test_redact_query_redacts_secret_names_and_keeps_repeats():
     pairs = [("page", ["2"]), ("access_token", ["abc"]), ("tag", ["a", "b"])]
     assert redact_query(pairs, WORDS) == {"page": "2", "access_token": REDACTED, "tag": ["a", "b"]}
+
+
+def test_redact_and_redact_query_replace_lone_surrogates():
+    body = {"name": "a\ud800b", "\udfff": ["\udbff", {"k\udc00": "ok 😀"}], "n": 1}
+    assert redact(body, WORDS) == {"name": "a\ufffdb", "\ufffd": ["\ufffd", {"k\ufffd": "ok 😀"}], "n": 1}
+    pairs = [("q\ud800", ["\udfff"]), ("tag", ["a", "\ud800"])]
+    assert redact_query(pairs, WORDS) == {"q\ufffd": "\ufffd", "tag": ["a", "\ufffd"]}

@@ -110,3 +110,12 @@ def test_file_spool_skips_a_torn_line_and_says_so(tmp_path, caplog):
     caplog.set_level(logging.ERROR, logger="apps.audit")
     assert _drain_ids(FileSpool(tmp_path)) == ["id-0001"]
     assert any("unreadable record" in r.getMessage() for r in caplog.records)
+
+
+def test_spool_refuses_an_unencodable_record_without_appending_any(spool):
+    kind, doc = _entry(2)
+    bad = (kind, {**doc, "_id": "id-0002", "body": "\ud800"})
+    with pytest.raises(ValueError):
+        spool.append([_entry(1), bad, _entry(3)])
+    spool.append([_entry(4)])
+    assert _drain_ids(spool) == ["id-0004"]

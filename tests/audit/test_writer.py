@@ -1,3 +1,4 @@
+import json
 import logging
 import threading
 import time
@@ -266,3 +267,57 @@ def test_writer_works_in_a_forked_child(audit_db):
     assert get_writer().flush(timeout=15)
     stored = sorted(d["_id"] for d in operation_logs(audit_db))
     assert stored == sorted([parent_raw["id"], *child_ids])  # every record once: none lost, none copied twice
+
+
+def _unencodable_spool_line(n: int, **fields):
+    """A spooled record holding a lone surrogate, as older versions could spool it (JSON-escaped, so the
+    line itself is ASCII): decoding it gives back a string BSON cannot encode."""
+    from apps.audit.records import PrepareOptions, prepare
+
+    doc = {**prepare("operation", _raw_operation(n), PrepareOptions.from_settings()), **fields}
+    doc["created_at"] = doc["created_at"].isoformat()
+    return json.dumps({"k": "operation", "d": doc})
+
+
+def test_writer_skips_a_record_mongodb_cannot_encode_and_writes_the_rest(audit_db, tmp_path, make_writer, caplog):
+    caplog.set_level(logging.ERROR, logger="apps.audit")
+    lines = [
+        _unencodable_spool_line(1),
+        _unencodable_spool_line(2, body={"note": "x\ud800"}),  # salvaged without its body
+        _unencodable_spool_line(3, path="/api/v1/\udfff-secret-path"),  # cannot be salvaged: skipped
+        _unencodable_spool_line(4),
+    ]
+    ids = [json.loads(line)["d"]["_id"] for line in lines]
+    (tmp_path / f"{1:020d}-99999-abcd.jsonl").write_text("\n".join(lines) + "\n")
+    writer = make_writer(database=Target(audit_db), spool=FileSpool(tmp_path))
+    assert writer.flush(timeout=10)
+    docs = operation_logs(audit_db)
+    assert [d["_id"] for d in docs] == [ids[0], ids[1], ids[3]]
+    assert docs[1]["body"] is None and docs[0]["body"] == {"n": 1, "password": "[REDACTED]"}
+    assert list(tmp_path.iterdir()) == []  # the spool is not stuck on the bad record
+    assert writer.stats.skipped_bad == 1
+    [skipped] = [r for r in caplog.records if "cannot be stored" in r.getMessage()]
+    assert skipped.id == ids[2]
+    assert "secret-path" not in skipped.getMessage() and skipped.exc_info is None  # no record contents
+
+
+def test_writer_spools_all_but_a_record_it_cannot_encode(audit_db, closed_port_db, spool, make_writer, monkeypatch):
+    from apps.audit import writer as writer_module
+
+    real_prepare = writer_module.prepare
+
+    def prepare_keeping_surrogates(kind, raw, options):  # as if a string had escaped the records' scrubbing
+        return {**real_prepare(kind, raw, options), "path": raw["path"]}
+
+    monkeypatch.setattr(writer_module, "prepare", prepare_keeping_surrogates)
+    target = Target(closed_port_db)
+    writer = make_writer(database=target, spool=spool)
+    raws = [_raw_operation(1), _raw_operation(2, path="/api/v1/\ud800"), _raw_operation(3)]
+    for raw in raws:
+        writer.submit("operation", raw)
+    assert writer.flush(timeout=15) is False  # MongoDB is down: the good records wait in the spool
+    assert spool.size() == 2 and writer.stats.skipped_bad == 1
+    target.db = audit_db
+    assert writer.flush(timeout=15) is True
+    assert [d["_id"] for d in operation_logs(audit_db)] == [raws[0]["id"], raws[2]["id"]]
+    assert spool.size() == 0 and writer.stats.dropped == 0
