@@ -26,6 +26,7 @@ from django_celery_beat.admin import PeriodicTaskForm
 from django_celery_beat.admin import PeriodicTaskInline as BeatPeriodicTaskInline
 from django_celery_beat.admin import SolarScheduleAdmin as BeatSolarScheduleAdmin
 from django_celery_beat.models import ClockedSchedule, CrontabSchedule, IntervalSchedule, PeriodicTask, SolarSchedule
+from pydantic import ValidationError
 from pymongo.errors import PyMongoError
 from unfold.admin import ModelAdmin, TabularInline
 from unfold.widgets import UnfoldAdminSelectWidget, UnfoldAdminTextInputWidget
@@ -166,7 +167,28 @@ def _moment(value: str | None, *, next_day: bool = False) -> datetime | None:
         return moment
     if day is None:
         return None
-    return datetime.combine(day + timedelta(days=1 if next_day else 0), time.min)
+    try:
+        return datetime.combine(day + timedelta(days=1 if next_day else 0), time.min)
+    except OverflowError:  # the day after 9999-12-31
+        return None
+
+
+def _run_filters(params: Any) -> TaskRunFilter:
+    """The task-run filters of the page's query; a value the API would refuse (42200) is ignored here."""
+    schedule_text = params.get("schedule", "").strip()
+    status_text = params.get("status", "").strip()
+    values = {
+        "task": params.get("task", "").strip() or None,
+        "schedule": int(schedule_text) if schedule_text.isdigit() else None,
+        "status": RunStatus(status_text) if status_text in RunStatus.__members__ else None,
+        "since": _moment(params.get("since")),
+        "until": _moment(params.get("until"), next_day=True),
+    }
+    try:
+        return TaskRunFilter.model_validate(values)
+    except ValidationError as exc:
+        invalid = {str(error["loc"][0]) for error in exc.errors() if error["loc"]}
+        return TaskRunFilter.model_validate({k: v for k, v in values.items() if k not in invalid})
 
 
 @admin.register(TaskRunEntry)
@@ -202,15 +224,7 @@ class TaskRunAdmin(ModelAdmin):
         if not self.has_view_permission(request):
             raise PermissionDenied
         params = request.GET
-        schedule_text = params.get("schedule", "").strip()
-        status_text = params.get("status", "").strip()
-        filters = TaskRunFilter(
-            task=params.get("task", "").strip() or None,
-            schedule=int(schedule_text) if schedule_text.isdigit() else None,
-            status=RunStatus(status_text) if status_text in RunStatus.__members__ else None,
-            since=_moment(params.get("since")),
-            until=_moment(params.get("until"), next_day=True),
-        )
+        filters = _run_filters(params)
         query = task_run_query(filters)
         task_id = params.get("q", "").strip()
         if task_id:

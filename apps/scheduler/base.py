@@ -71,6 +71,14 @@ def _coroutine_runner(func: Callable[..., Any], *, bound: bool) -> Callable[...,
         coro = func(self, *args, **kwargs) if bound else func(*args, **kwargs)
         return run_coroutine(_run_with_request(self, self.request, coro))
 
+    if not bound:
+        # `run` is now a method: show the instance first, or inspect.signature(task.run) (which drops the
+        # first parameter of a bound method) would drop the coroutine's own first parameter instead.
+        signature = inspect.signature(func)
+        instance = inspect.Parameter("__task", inspect.Parameter.POSITIONAL_ONLY)  # a name no task uses
+        run.__signature__ = signature.replace(  # type: ignore[attr-defined]
+            parameters=[instance, *signature.parameters.values()]
+        )
     return run
 
 

@@ -1,13 +1,15 @@
 """Schemas of the scheduling API: registered tasks, schedules (over django-celery-beat) and task runs."""
 
+import re
 from datetime import datetime
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from celery.schedules import crontab_parser
+from celery.schedules import ParseException, crontab_parser
 from ninja import Schema
-from pydantic import AwareDatetime, Field, ValidationInfo, field_validator
+from pydantic import Field, ValidationInfo, field_validator
 
+from apps.core.schemas import AwareUtcDatetime, UtcDatetime
 from apps.scheduler.documents import RunStatus
 
 Period = Literal["days", "hours", "minutes", "seconds", "microseconds"]
@@ -20,6 +22,10 @@ CRONTAB_RANGES: dict[str, tuple[int, int]] = {
     "day_of_month": (31, 1),
     "month_of_year": (12, 1),
 }
+# What crontab fields are written with. Celery's parser also takes other Unicode digits, "_" and "+" (through
+# int()), which no cron syntax means: refuse them up front.
+CRONTAB_TEXT = re.compile(r"[0-9A-Za-z*,/-]+")
+MAX_TASK_NAME = 200
 
 
 class RegisteredTaskOut(Schema):
@@ -36,13 +42,16 @@ class IntervalSpec(Schema):
     period: Period
 
 
-class CrontabSpec(Schema):
+class _CrontabFields(Schema):
     type: Literal["crontab"]
     minute: str = Field("*", min_length=1, max_length=240)
     hour: str = Field("*", min_length=1, max_length=96)
     day_of_week: str = Field("*", min_length=1, max_length=64)
     day_of_month: str = Field("*", min_length=1, max_length=124)
     month_of_year: str = Field("*", min_length=1, max_length=64)
+
+
+class CrontabSpec(_CrontabFields):
     timezone: str | None = Field(None, description="IANA name; default: the server's TIME_ZONE")
 
     @field_validator("minute", "hour", "day_of_week", "day_of_month", "month_of_year")
@@ -50,11 +59,15 @@ class CrontabSpec(Schema):
     def _cron_field(cls, value: str, info: ValidationInfo) -> str:
         field = str(info.field_name)
         value = value.strip().replace(" ", "")
+        label = field.replace("_", " ")
+        if not CRONTAB_TEXT.fullmatch(value):
+            raise ValueError(f"not a valid crontab {label}: use digits, names, '*', ',', '-' and '/'")
         largest, smallest = CRONTAB_RANGES[field]
         try:
             crontab_parser(largest, smallest).parse(value)
-        except (ValueError, KeyError, IndexError) as exc:
-            raise ValueError(f"not a valid crontab {field.replace('_', ' ')}: {exc}") from None
+        # ParseException is no ValueError: uncaught, pydantic would let it through as a 500.
+        except (ParseException, ValueError, KeyError, IndexError, OverflowError) as exc:
+            raise ValueError(f"not a valid crontab {label}: {exc}") from None
         return value
 
     @field_validator("timezone")
@@ -71,13 +84,15 @@ class CrontabSpec(Schema):
 
 class ClockedSpec(Schema):
     type: Literal["clocked"]
-    run_at: AwareDatetime = Field(..., description="When to run once (ISO-8601 with a time zone)")
+    run_at: AwareUtcDatetime = Field(..., description="When to run once (ISO-8601 with a time zone)")
 
 
 ScheduleSpec = Annotated[IntervalSpec | CrontabSpec | ClockedSpec, Field(discriminator="type")]
 
 
-class CrontabOut(CrontabSpec):
+class CrontabOut(_CrontabFields):
+    """A stored crontab as it is: the API's syntax checks are for input (admin-made rows passed the admin's)."""
+
     timezone: str
 
 
@@ -109,7 +124,7 @@ def _clean_name(value: str) -> str:
 # A field named `kwargs` clashes with the **kwargs of the __init__ the pydantic mypy plugin synthesizes.
 class ScheduleIn(Schema):  # type: ignore[no-redef]
     name: str = Field(..., min_length=1, max_length=200)
-    task: str = Field(..., min_length=1, max_length=200, description="A name from /tasks/registered")
+    task: str = Field(..., min_length=1, max_length=MAX_TASK_NAME, description="A name from /tasks/registered")
     schedule: ScheduleSpec
     enabled: bool = True
     one_off: bool | None = Field(None, description="Run once, then disable; default: true for clocked schedules")
@@ -125,7 +140,7 @@ class SchedulePatch(Schema):  # type: ignore[no-redef]
     """Only the fields sent change; `schedule` is replaced as a whole."""
 
     name: str | None = Field(None, min_length=1, max_length=200)
-    task: str | None = Field(None, min_length=1, max_length=200)
+    task: str | None = Field(None, min_length=1, max_length=MAX_TASK_NAME)
     schedule: ScheduleSpec | None = None
     enabled: bool | None = None
     one_off: bool | None = None
@@ -155,7 +170,7 @@ class ScheduleOut(Schema):  # type: ignore[no-redef]
 
 
 class ScheduleFilter(Schema):
-    task: str | None = Field(None, description="Exact task name")
+    task: str | None = Field(None, max_length=MAX_TASK_NAME, description="Exact task name")
     enabled: bool | None = None
 
 
@@ -167,11 +182,12 @@ class RunNowOut(Schema):
 
 
 class TaskRunFilter(Schema):
-    task: str | None = Field(None, description="Exact task name")
-    schedule: int | None = Field(None, description="Schedule (periodic task) id")
+    task: str | None = Field(None, max_length=MAX_TASK_NAME, description="Exact task name")
+    # Bounded like the ids it matches (PostgreSQL bigint), which is also all MongoDB's int64 can hold.
+    schedule: int | None = Field(None, ge=1, le=2**63 - 1, description="Schedule (periodic task) id")
     status: RunStatus | None = None
-    since: datetime | None = Field(None, description="Queued at or after (ISO-8601)")
-    until: datetime | None = Field(None, description="Queued before (ISO-8601)")
+    since: UtcDatetime | None = Field(None, description="Queued at or after (ISO-8601; UTC when no offset)")
+    until: UtcDatetime | None = Field(None, description="Queued before (ISO-8601; UTC when no offset)")
 
 
 # A field named `kwargs` clashes with the **kwargs of the __init__ the pydantic mypy plugin synthesizes.

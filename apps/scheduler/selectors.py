@@ -1,7 +1,7 @@
 """Reads: registered tasks, schedules (django-celery-beat rows) and task-run records (MongoDB)."""
 
 import json
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from asgiref.sync import sync_to_async
@@ -125,10 +125,6 @@ async def schedule_list(*, filters: ScheduleFilter, page: PageIn) -> dict[str, A
 RUN_ORDER = ("-queued_at", "-id")
 
 
-def _utc(value: datetime) -> datetime:
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
 def task_run_query(filters: TaskRunFilter) -> dict[str, Any]:
     query: dict[str, Any] = {}
     if filters.task:
@@ -137,11 +133,11 @@ def task_run_query(filters: TaskRunFilter) -> dict[str, Any]:
         query["schedule"] = filters.schedule
     if filters.status is not None:
         query["status"] = filters.status.value
-    queued: dict[str, datetime] = {}
+    queued: dict[str, datetime] = {}  # both already aware UTC (apps.core.schemas.UtcDatetime)
     if filters.since is not None:
-        queued["$gte"] = _utc(filters.since)
+        queued["$gte"] = filters.since
     if filters.until is not None:
-        queued["$lt"] = _utc(filters.until)
+        queued["$lt"] = filters.until
     if queued:
         query["queued_at"] = queued
     return query

@@ -4,7 +4,9 @@ Every change goes through `PeriodicTask.save()` / `.delete()`, which bump django
 (PeriodicTasks), so a running beat reloads its schedule on its next tick without a restart.
 """
 
+import inspect
 import json
+from collections.abc import Sequence
 from typing import Any
 
 from asgiref.sync import sync_to_async
@@ -29,6 +31,44 @@ Spec = IntervalSpec | CrontabSpec | ClockedSpec
 def _ensure_registered(task: str) -> None:
     if task not in registered_task_names():
         raise ValidationFailed(f"unknown task {task!r}: see /tasks/registered", loc=[*BODY, "task"])
+
+
+def check_arguments(task_name: str, args: list[Any], kwargs: dict[str, Any], *, loc: Sequence[str | int]) -> None:
+    """Refuse args/kwargs the task cannot be called with: now (42200), not as a failure at every run.
+
+    `loc` is where the arguments came from; the error points at its "args" or "kwargs".
+    """
+    task = current_app.tasks.get(task_name)
+    if task is None or not task.typing:  # typing=False: the task opted out of Celery's argument checks too
+        return
+    try:
+        signature = inspect.signature(task.run)
+    except (TypeError, ValueError):  # nothing to introspect (e.g. a C callable): leave it to the worker
+        return
+    try:
+        signature.bind(*args, **kwargs)
+    except TypeError as exc:
+        raise ValidationFailed(
+            f"args and kwargs do not fit {task_name}{_shown(signature)}: {exc}",
+            loc=[*loc, _culprit(signature, args, kwargs)],
+        ) from None
+
+
+def _shown(signature: inspect.Signature) -> str:
+    return str(signature.replace(return_annotation=inspect.Signature.empty))
+
+
+def _culprit(signature: inspect.Signature, args: list[Any], kwargs: dict[str, Any]) -> str:
+    """Which of args/kwargs a mismatch is blamed on: kwargs only when they are what does not fit."""
+    try:
+        signature.bind_partial(*args)
+    except TypeError:
+        return "args"  # too many positional arguments
+    try:
+        signature.bind_partial(*args, **kwargs)
+    except TypeError:
+        return "kwargs"  # an unknown keyword, or one the positional arguments already gave
+    return "args"  # only something missing
 
 
 def _name_taken() -> Conflict:
@@ -97,6 +137,7 @@ def _create(data: ScheduleIn) -> int:
 
 async def schedule_create(*, data: ScheduleIn) -> dict[str, Any]:
     _ensure_registered(data.task)
+    check_arguments(data.task, data.args, data.kwargs, loc=BODY)
     if await PeriodicTask.objects.filter(name=data.name).aexists():
         raise _name_taken()
     schedule_id = await _create(data)
@@ -133,6 +174,9 @@ def _update(schedule_id: int, data: SchedulePatch) -> None:
         task.kwargs = json.dumps(data.kwargs)
     if data.description is not None:
         task.description = data.description
+    if sent & {"task", "args", "kwargs"}:
+        # The stored values count for what was not sent (a new task must take the old arguments).
+        check_arguments(task.task, loads_json(task.args, [], list), loads_json(task.kwargs, {}, dict), loc=BODY)
     _save(task)
     if old_clocked != task.clocked_id:
         _drop_orphan_clocked(old_clocked)
@@ -162,6 +206,9 @@ async def schedule_delete(*, schedule_id: int) -> None:
 
 def _publish(row: PeriodicTask) -> str:
     task = current_app.tasks[row.task]
+    args, kwargs = loads_json(row.args, [], list), loads_json(row.kwargs, {}, dict)
+    # Schedules made in the admin (or before the task changed) may not fit: Celery would raise TypeError.
+    check_arguments(row.task, args, kwargs, loc=[])
     headers = loads_json(row.headers, {}, dict)
     headers.update({SCHEDULE_NAME_HEADER: row.name, SCHEDULE_ID_HEADER: row.pk})
     # The same delivery options beat would use for this row.
@@ -171,9 +218,7 @@ def _publish(row: PeriodicTask) -> str:
         if getattr(row, option) is not None
     }
     try:
-        result = task.apply_async(
-            args=loads_json(row.args, [], list), kwargs=loads_json(row.kwargs, {}, dict), headers=headers, **options
-        )
+        result = task.apply_async(args=args, kwargs=kwargs, headers=headers, **options)
     except OperationalError:
         raise ServiceUnavailable("the task broker is unavailable") from None
     return str(result.id)

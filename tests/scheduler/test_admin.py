@@ -169,3 +169,17 @@ async def test_task_runs_page_says_when_mongodb_is_down(admin, settings):
         mongo.connect(force=True)
     assert response.status_code == 200
     assert "MongoDB is unavailable" in response.content.decode()
+
+
+async def test_task_runs_page_ignores_filters_the_api_would_refuse(admin):
+    task = f"tests.admin.{uuid.uuid4().hex[:8]}"
+    ok, bad = await seed(task)
+    for params in (
+        {"task": task, "schedule": "99999999999999999999"},
+        {"task": task, "until": "9999-12-31"},
+        {"task": task, "since": "0001-01-01T00:00:00+05:00"},
+    ):
+        response = await admin.get(RUNS, params)
+        assert response.status_code == 200, params
+        html = response.content.decode()
+        assert ok in html and bad in html, params

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from asgiref.sync import sync_to_async
 from django.conf import settings
-from django_celery_beat.models import ClockedSchedule, PeriodicTask, PeriodicTasks
+from django_celery_beat.models import ClockedSchedule, CrontabSchedule, PeriodicTask, PeriodicTasks
 
 from apps.scheduler import records, writer
 from tests.conftest import envelope_of
@@ -53,18 +53,18 @@ async def test_create_interval_schedule_and_read_it_back(client, operator):
     _, headers = operator
     before = await sync_to_async(PeriodicTasks.last_change)()
     response, body = await create(
-        client, headers, name="every ten", args=[1, "a"], kwargs={"message": "hi"}, description="demo"
+        client, headers, name="every ten", task="tests.scheduler.add", args=[1], kwargs={"b": 2}, description="demo"
     )
     assert response.status_code == 201, body
     schedule = body["data"]
     assert schedule == {
         "id": schedule["id"],
         "name": "every ten",
-        "task": "scheduler.ping",
+        "task": "tests.scheduler.add",
         "enabled": True,
         "one_off": False,
-        "args": [1, "a"],
-        "kwargs": {"message": "hi"},
+        "args": [1],
+        "kwargs": {"b": 2},
         "schedule": {"type": "interval", "every": 10, "period": "seconds"},
         "last_run_at": None,
         "total_run_count": 0,
@@ -132,6 +132,12 @@ async def test_clocked_schedule_is_one_off_by_default(client, operator):
         ({"schedule": {"type": "interval", "every": 5, "period": "fortnights"}}, ["body", "payload", "schedule"]),
         ({"schedule": {"type": "crontab", "minute": "61"}}, ["body", "payload", "schedule"]),
         ({"schedule": {"type": "crontab", "day_of_week": "someday"}}, ["body", "payload", "schedule"]),
+        ({"schedule": {"type": "clocked", "run_at": "0001-01-01T00:00:00+05:00"}}, ["body", "payload", "schedule"]),
+        ({"schedule": {"type": "clocked", "run_at": "9999-12-31T23:00:00-05:00"}}, ["body", "payload", "schedule"]),
+        ({"args": [1, 2]}, ["body", "payload", "args"]),
+        ({"kwargs": {"nope": 1}}, ["body", "payload", "kwargs"]),
+        ({"args": ["a"], "kwargs": {"message": "b"}}, ["body", "payload", "kwargs"]),
+        ({"task": "tests.scheduler.add", "args": [1]}, ["body", "payload", "args"]),
         ({"schedule": {"type": "crontab", "timezone": "Mars/Olympus"}}, ["body", "payload", "schedule"]),
         ({"schedule": {"type": "clocked", "run_at": "2030-01-01T00:00:00"}}, ["body", "payload", "schedule"]),
         ({"schedule": {"type": "weekly"}}, ["body", "payload", "schedule"]),
@@ -142,6 +148,120 @@ async def test_invalid_schedules_are_refused_with_42200(client, operator, fields
     response, body = await create(client, headers, **fields)
     assert_validation_error(response, body, loc)
     assert await PeriodicTask.objects.acount() == 0
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("minute", "*/0"),  # ValueError in celery's parser
+        ("minute", "61"),
+        ("minute", "*/"),  # ParseException, which is no ValueError
+        ("hour", "1,,2"),
+        ("day_of_month", "-1"),
+        ("month_of_year", "*/*"),
+        ("day_of_week", "garbage"),
+        ("minute", "\u0663"),  # an Arabic-Indic digit: int() takes it, cron does not
+        ("hour", "1_0"),
+        ("minute", "+5"),
+    ],
+)
+async def test_invalid_crontab_is_42200_with_a_clear_message(client, operator, field, value):
+    _, headers = operator
+    response, body = await create(client, headers, schedule={"type": "crontab", field: value})
+    assert_validation_error(response, body, ["body", "payload", "schedule"])
+    assert any(f"not a valid crontab {field.replace('_', ' ')}" in item["msg"] for item in body["data"]), body
+    assert await PeriodicTask.objects.acount() == 0
+
+
+async def test_crontab_made_outside_the_api_is_shown_as_stored(client, operator):
+    _, headers = operator
+    schedule = (await create(client, headers))[1]["data"]
+    # The admin's own crontab validators take what the API's stricter syntax refuses.
+    crontab = await CrontabSchedule.objects.acreate(minute="+5", hour="1_0", timezone="UTC")
+    await PeriodicTask.objects.filter(pk=schedule["id"]).aupdate(interval=None, crontab=crontab)
+    response = await call(client, "GET", f"/schedules/{schedule['id']}", headers)
+    assert response.status_code == 200, response.content
+    assert envelope_of(response)["data"]["schedule"]["minute"] == "+5"
+
+
+async def test_clocked_time_is_stored_in_utc(client, operator):
+    _, headers = operator
+    response, body = await create(client, headers, schedule={"type": "clocked", "run_at": "2030-01-01T09:30:00+01:30"})
+    assert response.status_code == 201, body
+    assert body["data"]["schedule"]["run_at"] in ("2030-01-01T08:00:00Z", "2030-01-01T08:00:00+00:00")
+    clocked = await ClockedSchedule.objects.aget()
+    assert clocked.clocked_time == datetime(2030, 1, 1, 8, 0, tzinfo=UTC)
+
+
+async def test_args_and_kwargs_must_fit_the_task_signature(client, operator):
+    _, headers = operator
+    response, body = await create(client, headers, args=[1, 2])
+    assert_validation_error(response, body, ["body", "payload", "args"])
+    message = body["data"][0]["msg"]
+    assert "scheduler.ping(message: str = 'pong')" in message and "too many positional arguments" in message
+    # An async task is checked against its coroutine's parameters (not the sync wrapper Celery runs).
+    response, body = await create(client, headers, task="scheduler.ping_async", kwargs={"message": "hi"})
+    assert response.status_code == 201, body
+    response, body = await create(client, headers, task="scheduler.ping_async", kwargs={"other": "hi"})
+    assert_validation_error(response, body, ["body", "payload", "kwargs"])
+    # Bound tasks: `self` is not an argument the schedule gives.
+    response, body = await create(client, headers, task="tests.scheduler.flaky_async", args=[0])
+    assert response.status_code == 201, body
+    assert await PeriodicTask.objects.acount() == 2
+
+
+async def test_patch_checks_the_arguments_against_the_resulting_task(client, operator):
+    _, headers = operator
+    schedule = (await create(client, headers, kwargs={"message": "hi"}))[1]["data"]
+    path = f"/schedules/{schedule['id']}"
+    for patch, loc in (
+        ({"task": "tests.scheduler.add"}, ["body", "payload", "kwargs"]),  # the stored kwargs do not fit it
+        ({"args": [1, 2]}, ["body", "payload", "args"]),
+        ({"kwargs": {"nope": 1}}, ["body", "payload", "kwargs"]),
+    ):
+        response = await call(client, "PATCH", path, headers, patch)
+        assert_validation_error(response, envelope_of(response), loc)
+    assert envelope_of(await call(client, "GET", path, headers))["data"] == schedule
+    response = await call(client, "PATCH", path, headers, {"task": "tests.scheduler.add", "args": [1, 2], "kwargs": {}})
+    assert response.status_code == 200, response.content
+    assert envelope_of(response)["data"]["args"] == [1, 2]
+
+
+async def test_run_now_of_arguments_that_do_not_fit_is_42200(client, operator):
+    _, headers = operator
+    schedule = (await create(client, headers))[1]["data"]
+    # As the admin (or an older version) could have saved it.
+    await PeriodicTask.objects.filter(pk=schedule["id"]).aupdate(args="[1, 2, 3]")
+    response = await call(client, "POST", f"/schedules/{schedule['id']}/run", headers)
+    body = envelope_of(response)
+    assert_validation_error(response, body, ["args"])
+    assert "scheduler.ping" in body["message"]
+
+
+async def test_delete_schedule_is_documented_as_the_envelope_it_answers(client, operator, settings):
+    settings.API_DOCS_PUBLIC = True
+    schema = (await client.get("/api/v1/openapi.json")).json()
+    documented = schema["paths"]["/api/v1/schedules/{schedule_id}"]["delete"]["responses"]
+    assert set(documented) >= {"200"} and not {"201", "202", "204"} & set(documented)
+    envelope = documented["200"]["content"]["application/json"]["schema"]
+    assert envelope["required"] == ["code", "message", "data"]
+    assert envelope["properties"]["data"] == {"nullable": True}
+    # The project's convention for delete routes.
+    assert documented["200"] == schema["paths"]["/api/v1/roles/{role_id}"]["delete"]["responses"]["200"]
+
+    _, headers = operator
+    schedule = (await create(client, headers))[1]["data"]
+    response = await call(client, "DELETE", f"/schedules/{schedule['id']}", headers)
+    assert response.status_code == 200 and response["Content-Type"].startswith("application/json")
+    assert envelope_of(response) == {"code": 0, "message": "OK", "data": None}
+
+
+async def test_out_of_range_schedule_ids_are_not_server_errors(client, operator):
+    _, headers = operator
+    for method in ("GET", "PATCH", "DELETE", "POST"):
+        path = "/schedules/99999999999999999999" + ("/run" if method == "POST" else "")
+        response = await call(client, method, path, headers, {} if method == "PATCH" else None)
+        assert response.status_code in (404, 422), (method, response.content)
 
 
 async def test_duplicate_name_is_40900_on_create_and_rename(client, operator):
@@ -345,6 +465,38 @@ async def test_task_runs_filters_order_and_pagination(client, operator):
     assert bad.status_code == 422 and envelope_of(bad)["code"] == 42200
     capped = await call(client, "GET", f"/task-runs?task={task}&page_size=1000", headers)
     assert envelope_of(capped)["data"]["page_size"] == 100
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "schedule=0",
+        "schedule=-1",
+        "schedule=9223372036854775808",
+        "schedule=99999999999999999999999",
+        "since=0001-01-01T00:00:00%2B05:00",
+        "until=9999-12-31T23:00:00-05:00",
+        "since=not-a-time",
+        "task=" + "t" * 201,
+    ],
+)
+async def test_task_run_filters_are_validated(client, operator, query):
+    _, headers = operator
+    response = await call(client, "GET", f"/task-runs?{query}", headers)
+    body = envelope_of(response)
+    assert response.status_code == 422 and body["code"] == 42200, body
+    assert [item["loc"][-1] for item in body["data"]] == [query.split("=")[0]]
+
+
+async def test_task_run_filters_at_their_limits_are_accepted(client, operator):
+    _, headers = operator
+    for query in (
+        "schedule=9223372036854775807",
+        "since=0001-01-01T00:00:00-05:00&until=9999-12-31T23:00:00%2B05:00&task=" + "t" * 200,
+        "since=2031-05-01T12:00:00",  # naive: UTC
+    ):
+        response = await call(client, "GET", f"/task-runs?{query}", headers)
+        assert response.status_code == 200, response.content
 
 
 async def test_task_run_detail_and_404(client, operator):
