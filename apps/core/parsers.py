@@ -2,6 +2,7 @@
 
 import json
 import math
+import re
 from typing import Any, NoReturn
 
 from django.http import HttpRequest
@@ -10,6 +11,9 @@ from ninja.errors import ValidationError
 from ninja.parser import Parser
 
 NUL = "\x00"
+# A lone UTF-16 surrogate can only arrive as a \uD800-\uDFFF escape; raw UTF-8 cannot encode one.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89abcdefABCDEF]")
+_SURROGATE_ESCAPE_BYTES = re.compile(_SURROGATE_ESCAPE.pattern.encode())
 
 
 def _refuse_constant(name: str) -> NoReturn:
@@ -25,6 +29,22 @@ def _finite_float(text: str) -> float:
     return value
 
 
+def holds_lone_surrogate(raw: str | bytes, data: Any) -> bool:
+    """Whether `data`, decoded from the JSON text `raw`, holds a lone UTF-16 surrogate.
+
+    Paired escapes decode to one real character; a lone one is not text: no database, Redis key, channel
+    layer or log can encode it (UTF-8 refuses it), so it would surface far from where it came in as a 500.
+    """
+    found = _SURROGATE_ESCAPE_BYTES.search(raw) if isinstance(raw, bytes) else _SURROGATE_ESCAPE.search(raw)
+    if not found:  # the cheap test: almost no body has such an escape at all
+        return False
+    try:
+        json.dumps(data, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
 class StrictJSONParser(Parser):
     """A JSON body must be an object of finite values; query values must not hold NUL characters.
 
@@ -38,6 +58,8 @@ class StrictJSONParser(Parser):
         data = json.loads(request.body, parse_constant=_refuse_constant, parse_float=_finite_float)
         if not isinstance(data, dict):
             raise ValueError("a request body must be a JSON object")
+        if holds_lone_surrogate(request.body, data):
+            raise ValueError("a request body must not hold lone UTF-16 surrogates")
         return data
 
     def parse_querydict(

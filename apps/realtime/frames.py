@@ -11,6 +11,7 @@ from django.utils.functional import Promise
 from pydantic import BaseModel
 
 from apps.core.exceptions import DEFAULT_MESSAGES, ErrorCode
+from apps.core.parsers import holds_lone_surrogate
 
 MAX_EVENT_LENGTH = 100
 MAX_ID_LENGTH = 128
@@ -78,6 +79,8 @@ def parse(text: str | None, bytes_data: bytes | None, *, max_bytes: int) -> Fram
         raise FrameError(ErrorCode.BAD_REQUEST, "Frames must be JSON objects") from None
     if not isinstance(body, dict):
         raise FrameError(ErrorCode.BAD_REQUEST, "Frames must be JSON objects")
+    if holds_lone_surrogate(text, body):
+        raise FrameError(ErrorCode.BAD_REQUEST, "Frames must not hold lone UTF-16 surrogate escapes")
     event = body.get("event")
     problems: list[dict[str, Any]] = []
     if "event" not in body or event is None:

@@ -118,9 +118,10 @@ async def test_docs_need_staff_when_not_public(client, settings):
 
 
 async def test_unreachable_redis_is_50300_not_50000(client, settings):
+    from asgiref.sync import sync_to_async
+
     from tests.factories import UserFactory
     from tests.helpers import bearer_headers
-    from asgiref.sync import sync_to_async
 
     user = await sync_to_async(UserFactory)(username="redisdown")
     headers = await bearer_headers(user)

@@ -55,6 +55,21 @@ async def test_non_finite_numbers_are_refused_like_malformed_json(client, consta
     assert envelope_of(response) == envelope_of(malformed)
 
 
+@pytest.mark.parametrize("text", ["a\\ud800b", "\\udfff", "\\uDBFF\\u0041"])
+async def test_lone_surrogate_escapes_are_refused_like_malformed_json(client, text):
+    # Valid JSON syntax, but not text: UTF-8 (PostgreSQL, Redis, logs) cannot encode a lone surrogate.
+    malformed = await _post_raw(client, "{not json")
+    response = await _post_raw(client, f'{{"name": "{text}", "count": 1}}')
+    assert response.status_code == 400
+    assert envelope_of(response) == envelope_of(malformed)
+
+
+async def test_a_surrogate_pair_escape_is_one_real_character(client):
+    response = await _post_raw(client, '{"name": "smile \\ud83d\\ude00", "count": 1}')
+    assert response.status_code == 200
+    assert envelope_of(response)["data"]["name"] == "smile \U0001f600"
+
+
 async def test_a_json_object_body_still_round_trips(client):
     response = await _post_raw(client, json.dumps({"name": "x", "count": 2, "extra": 1.5}))
     assert response.status_code == 200

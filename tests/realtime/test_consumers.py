@@ -165,6 +165,14 @@ async def test_error_frame_for_json_that_is_not_an_object(socket, text):
     assert (await request(socket, "ping"))["data"] == "pong"
 
 
+async def test_error_frame_for_a_chat_message_with_a_lone_surrogate(socket):
+    # Valid JSON, but the channel layer (msgpack, UTF-8) could not carry it to the room.
+    await request(socket, "room.join", {"room": "surrogates"})
+    await socket.send('{"event": "chat.send", "data": {"room": "surrogates", "text": "a\\ud800b"}}')
+    assert error_of(await recv_json(socket))["code"] == 40000
+    assert (await request(socket, "ping"))["data"] == "pong"
+
+
 async def test_error_frame_for_binary_frames(socket):
     await socket.send(b'{"event": "ping"}')
     assert error_of(await recv_json(socket))["code"] == 40000

@@ -25,6 +25,17 @@ def test_parse_refuses_what_is_not_a_json_object_with_40000(text):
     assert info.value.code == 40000
 
 
+@pytest.mark.parametrize("text", ['{"event": "ping", "data": "\\ud800"}', '{"event": "\\udc00x"}'])
+def test_parse_refuses_lone_surrogate_escapes_with_40000(text):
+    with pytest.raises(FrameError) as info:
+        parse(text)
+    assert info.value.code == 40000
+
+
+def test_parse_keeps_surrogate_pairs():
+    assert parse('{"event": "ping", "data": "\\ud83d\\ude00"}').data == "\U0001f600"
+
+
 def test_parse_refuses_binary_frames_with_40000():
     with pytest.raises(FrameError) as info:
         parse(None, b'{"event": "ping"}')
