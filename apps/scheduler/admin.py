@@ -31,10 +31,12 @@ from pymongo.errors import PyMongoError
 from unfold.admin import ModelAdmin, TabularInline
 from unfold.widgets import UnfoldAdminSelectWidget, UnfoldAdminTextInputWidget
 
+from apps.core.exceptions import ValidationFailed
 from apps.scheduler.documents import RunStatus
 from apps.scheduler.models import TaskRunEntry
 from apps.scheduler.schemas import TaskRunFilter
 from apps.scheduler.selectors import registered_task_names, task_run_get_sync, task_run_page_sync, task_run_query
+from apps.scheduler.services import check_arguments
 
 RUNS_PAGE_SIZE = 50
 
@@ -77,6 +79,16 @@ class PeriodicTaskAdminForm(PeriodicTaskForm):
 
     def clean_kwargs(self) -> str:
         return self._json_of_kind("kwargs", dict, 'object, e.g. {} or {"key": "value"}')
+
+    def clean(self) -> dict[str, Any]:
+        data: dict[str, Any] = super().clean()
+        # The same signature check as the API: a schedule the task cannot run is refused now, not at every run.
+        if data.get("task") and "args" in data and "kwargs" in data:
+            try:
+                check_arguments(data["task"], json.loads(data["args"]), json.loads(data["kwargs"]), loc=[])
+            except ValidationFailed as exc:
+                self.add_error(exc.data[0]["loc"][-1], exc.message)
+        return data
 
 
 for model in (PeriodicTask, IntervalSchedule, CrontabSchedule, SolarSchedule, ClockedSchedule):

@@ -76,11 +76,18 @@ async def test_admin_creates_a_schedule_and_checks_its_json(admin):
     assert "Must be a JSON array" in html and "Must be a JSON object" in html
     assert not await PeriodicTask.objects.filter(name="from the admin").aexists()
 
+    # Well-formed JSON the task cannot be called with (ping(message="pong") takes one argument, not two).
     data = await sync_to_async(form_data)(args="[1]", kwargs='{"message": "hi"}')
+    response = await admin.post(f"{BEAT}/periodictask/add/", data)
+    assert response.status_code == 200
+    assert "do not fit scheduler.ping" in response.content.decode()
+    assert not await PeriodicTask.objects.filter(name="from the admin").aexists()
+
+    data = await sync_to_async(form_data)(args="[]", kwargs='{"message": "hi"}')
     response = await admin.post(f"{BEAT}/periodictask/add/", data)
     assert response.status_code == 302, response.content.decode()[:2000]
     task = await PeriodicTask.objects.select_related("interval").aget(name="from the admin")
-    assert task.task == "scheduler.ping" and task.args == "[1]" and task.interval.every == 30
+    assert task.task == "scheduler.ping" and task.kwargs == '{"message": "hi"}' and task.interval.every == 30
 
 
 async def test_periodic_task_list_links_to_its_runs(admin):
