@@ -22,11 +22,12 @@ from unfold.admin import ModelAdmin
 from apps.audit.models import LoginLogEntry, OperationLogEntry
 from apps.audit.schemas import LoginLogFilter, OperationLogFilter
 from apps.audit.selectors import login_log_get, login_log_page, operation_log_get, operation_log_page
+from apps.core.admin import ReadOnlyAdminMixin
 
 PAGE_SIZE = 50
 
 
-class _MongoLogAdmin(ModelAdmin):
+class _MongoLogAdmin(ReadOnlyAdminMixin, ModelAdmin):
     filter_schema: ClassVar[type[OperationLogFilter] | type[LoginLogFilter]]
     # (name, label, input kind): "text", "number", "datetime-local", "bool" or "method" (the last two: selects)
     filter_fields: ClassVar[list[tuple[str, str, str]]]
@@ -39,15 +40,6 @@ class _MongoLogAdmin(ModelAdmin):
 
     def fetch_one(self, log_id: str) -> dict[str, Any] | None:
         raise NotImplementedError
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
     def get_urls(self) -> list[URLPattern]:
         info = self.opts.app_label, self.opts.model_name

@@ -31,6 +31,7 @@ from pymongo.errors import PyMongoError
 from unfold.admin import ModelAdmin, TabularInline
 from unfold.widgets import UnfoldAdminSelectWidget, UnfoldAdminTextInputWidget
 
+from apps.core.admin import ReadOnlyAdminMixin
 from apps.core.exceptions import ValidationFailed
 from apps.scheduler.documents import RunStatus
 from apps.scheduler.models import TaskRunEntry
@@ -204,17 +205,8 @@ def _run_filters(params: Any) -> TaskRunFilter:
 
 
 @admin.register(TaskRunEntry)
-class TaskRunAdmin(ModelAdmin):
+class TaskRunAdmin(ReadOnlyAdminMixin, ModelAdmin):
     """Read-only list and detail of the task-run records, with filters; nothing can be added or changed."""
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
     def get_urls(self) -> list[URLPattern]:
         info = (self.opts.app_label, self.opts.model_name)
