@@ -31,7 +31,7 @@ COPY . .
 RUN pip install --no-deps --editable . \
     && chmod 0755 scripts/docker-entrypoint.sh
 
-# Static files are collected into the image (whitenoise serves them). Settings refuse to load without a
+# Static files are collected into the image (servestatic serves them). Settings refuse to load without a
 # secret key when DEBUG is off; this one exists only for this command and is never part of the image.
 RUN DJANGO_DEBUG=false DJANGO_SECRET_KEY=collectstatic-build-only-not-a-secret \
     python manage.py collectstatic --noinput --verbosity 0

@@ -27,6 +27,7 @@ class AuthContext:
     user: User
     session_id: str
     codes: frozenset[str]
+    roles: tuple[tuple[int, str], ...] = ()
 
     def allows(self, code: str) -> bool:
         return self.user.is_superuser or code in self.codes
@@ -50,7 +51,7 @@ async def authenticate_token(token: str) -> AuthContext:
         raise SessionRevoked()
     if seen is None or time.time() - datetime.fromisoformat(seen).timestamp() > SEEN_RESOLUTION:
         await session_touch(claims.sid)
-    return AuthContext(user=state.user, session_id=claims.sid, codes=state.codes)
+    return AuthContext(user=state.user, session_id=claims.sid, codes=state.codes, roles=state.roles)
 
 
 def bearer_token(request: HttpRequest) -> str:

@@ -1,4 +1,4 @@
-"""The cached authorization state of a user: a snapshot of the user and their API permission codes.
+"""The cached authorization state of a user: a snapshot of the user, their roles and API permission codes.
 
 It lives in Redis tagged with two versions: a global one (bumped by any role/permission change) and the user's
 (bumped by any change to the user or their roles). A request whose versions differ recomputes it, so a change
@@ -47,6 +47,7 @@ def state_key(user_id: str) -> str:
 class AuthzState:
     user: User
     codes: frozenset[str] = field(default_factory=frozenset)
+    roles: tuple[tuple[int, str], ...] = ()  # (id, name) of every role the user holds, by name
 
     def allows(self, code: str) -> bool:
         return self.user.is_superuser or code in self.codes
@@ -68,7 +69,7 @@ def _to_user(snapshot: dict[str, Any]) -> User:
 
 
 async def _compute(user_id: str) -> dict[str, Any] | None:
-    from django.contrib.auth.models import Permission
+    from django.contrib.auth.models import Group, Permission
 
     row = await User.objects.filter(pk=user_id).values(*SNAPSHOT_FIELDS).afirst()
     if row is None:
@@ -83,15 +84,24 @@ async def _compute(user_id: str) -> dict[str, Any] | None:
             .values_list("codename", flat=True)
             .distinct()
         ]
+    # Renaming or deleting a role bumps the global version too, so the names here are never stale.
+    roles = [
+        [role["id"], role["name"]]
+        async for role in Group.objects.filter(user__pk=user_id).order_by("name").values("id", "name")
+    ]
     snapshot = {
         name: (value.isoformat() if isinstance(value, datetime) else str(value) if name == "id" else value)
         for name, value in row.items()
     }
-    return {"user": snapshot, "codes": sorted(codes)}
+    return {"user": snapshot, "codes": sorted(codes), "roles": roles}
 
 
 def _state(document: dict[str, Any]) -> AuthzState:
-    return AuthzState(user=_to_user(document["user"]), codes=frozenset(document["codes"]))
+    return AuthzState(
+        user=_to_user(document["user"]),
+        codes=frozenset(document["codes"]),
+        roles=tuple((role_id, name) for role_id, name in document["roles"]),
+    )
 
 
 async def resolve_state(
@@ -101,7 +111,7 @@ async def resolve_state(
     versions = [global_version or "0", user_version or "0"]
     if cached:
         document = json.loads(cached)
-        if document.get("v") == versions:
+        if document.get("v") == versions and "roles" in document:  # documents cached before roles: recompute
             return _state(document)
     document = await _compute(user_id)
     if document is None:

@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from django.contrib.auth.models import Group, Permission
+from django.contrib.auth.models import Permission
 
 from apps.accounts import routes
 from apps.accounts.access import Access
@@ -13,10 +13,7 @@ from apps.accounts.sessions import sessions_of
 
 async def user_info(*, context: AuthContext) -> dict[str, Any]:
     user = context.user
-    roles = [
-        {"id": group.id, "name": group.name}
-        async for group in Group.objects.filter(user__pk=user.pk).order_by("name").only("id", "name")
-    ]
+    roles = [{"id": role_id, "name": name} for role_id, name in context.roles]  # from the cached state
     if user.is_superuser:
         codes = [c async for c in Permission.objects.filter(**API_PERMISSION_FILTER).values_list("codename", flat=True)]
     else:

@@ -25,6 +25,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "servestatic",  # its system checks for the static-files settings
     "channels",
     "django_celery_beat",
     "ninja",
@@ -42,7 +43,8 @@ MIDDLEWARE = [
     "apps.core.middleware.ApiErrorEnvelopeMiddleware",
     "apps.audit.middleware.OperationLogMiddleware",
     "django.middleware.security.SecurityMiddleware",
-    "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Async-native: a sync-only middleware here would push every request through one shared thread.
+    "servestatic.middleware.ServeStaticMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -117,13 +119,13 @@ STATIC_ROOT = BASE_DIR / "staticfiles"
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
-        "BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"
+        "BACKEND": "servestatic.storage.CompressedStaticFilesStorage"
         if not DEBUG
         else "django.contrib.staticfiles.storage.StaticFilesStorage"
     },
 }
-# Without collectstatic (the embedded default), whitenoise serves straight from the apps' static folders.
-WHITENOISE_USE_FINDERS = True
+# Without collectstatic (the embedded default), servestatic serves straight from the apps' static folders.
+SERVESTATIC_USE_FINDERS = True
 
 # Largest request body the API accepts; larger bodies get 41300 (uploads go straight to S3, not through here).
 DATA_UPLOAD_MAX_MEMORY_SIZE: int = env.int("API_MAX_BODY_SIZE", default=1024 * 1024)

@@ -442,3 +442,24 @@ async def test_a_deactivated_role_grants_no_model_permission_either(client):
     await RoleProfile.objects.filter(group=role).aupdate(is_active=False)
     fresh = await sync_to_async(lambda: type(user).objects.get(pk=user.pk))()
     assert not await sync_to_async(fresh.has_perm)("accounts.view_user")
+
+
+async def test_user_info_roles_follow_membership_rename_and_delete_on_the_next_request(client):
+    # The roles come from the cached authorization state, not a query per request: every change shows at once.
+    holder, role = await _holder_with_get_roles()
+    headers = await bearer_headers(holder)
+
+    async def roles() -> list[str]:
+        info = envelope_of(await client.get("/api/v1/auth/user/info", headers=headers))["data"]
+        return [item["name"] for item in info["roles"]]
+
+    assert await roles() == ["lister"]
+    other = await grant(holder, name="auditor")
+    assert await roles() == ["auditor", "lister"]
+    role.name = "viewer"
+    await role.asave()
+    assert await roles() == ["auditor", "viewer"]
+    await other.adelete()
+    assert await roles() == ["viewer"]
+    await sync_to_async(holder.groups.clear)()
+    assert await roles() == []
