@@ -3,6 +3,7 @@
 import time
 import uuid
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Literal
 
 import jwt
@@ -14,6 +15,8 @@ from apps.core.exceptions import TokenExpired, TokenInvalid
 TokenType = Literal["access", "refresh"]
 ALGORITHM = "RS256"
 REQUIRED_CLAIMS = ["sub", "sid", "jti", "typ", "iat", "exp", "iss"]
+LEEWAY = 5  # seconds of clock skew tolerated on exp
+VERIFIED_CACHE_SIZE = 4096  # tokens per process whose verification is remembered
 
 
 @dataclass(frozen=True)
@@ -60,37 +63,48 @@ def encode_token(
 
 def decode_token(token: str, *, typ: TokenType) -> TokenClaims:
     """Verify signature (RS256 only, known kid), exp, iss and typ; raise 40101/40102 domain errors."""
+    claims = _verified_claims(token, settings.JWT_ISSUER, tuple(verification_keys()))
+    if claims.exp + LEEWAY < time.time():  # checked on every use: the verification above may be cached
+        raise TokenExpired()
+    if claims.typ != typ:
+        raise TokenInvalid()
+    return claims
+
+
+@lru_cache(maxsize=VERIFIED_CACHE_SIZE)
+def _verified_claims(token: str, issuer: str, kids: tuple[str, ...]) -> TokenClaims:
+    """The claims of a token whose header, signature, issuer and required claims check out.
+
+    Cached: the same bytes under the same keys (kids are thumbprints of the keys' content) always verify the
+    same way, and a signed-in client sends the same access token on every request, so the parsing and the RSA
+    check run once per token and process. Only successes are cached (exceptions are not); expiry is not part
+    of it (decode_token checks it on every use).
+    """
     try:
         header = jwt.get_unverified_header(token)
     except jwt.PyJWTError as exc:
         raise TokenInvalid() from exc
-    if header.get("alg") != ALGORITHM:
-        raise TokenInvalid()
-    public_key = verification_keys().get(str(header.get("kid", "")))
-    if public_key is None:
+    kid = str(header.get("kid", ""))
+    if header.get("alg") != ALGORITHM or kid not in kids:
         raise TokenInvalid()
     try:
         claims = jwt.decode(
             token,
-            public_key,
+            verification_keys()[kid],
             algorithms=[ALGORITHM],
-            issuer=settings.JWT_ISSUER,
-            options={"require": REQUIRED_CLAIMS},
-            leeway=5,
+            issuer=issuer,
+            options={"require": REQUIRED_CLAIMS, "verify_exp": False},
+            leeway=LEEWAY,
         )
-    except jwt.ExpiredSignatureError as exc:
-        raise TokenExpired() from exc
-    except jwt.PyJWTError as exc:
+        known = set(REQUIRED_CLAIMS)
+        return TokenClaims(
+            sub=str(claims["sub"]),
+            sid=str(claims["sid"]),
+            jti=str(claims["jti"]),
+            typ=claims["typ"],
+            iat=int(claims["iat"]),
+            exp=int(claims["exp"]),
+            extra={k: v for k, v in claims.items() if k not in known},
+        )
+    except (jwt.PyJWTError, KeyError, TypeError, ValueError) as exc:
         raise TokenInvalid() from exc
-    if claims.get("typ") != typ:
-        raise TokenInvalid()
-    known = set(REQUIRED_CLAIMS)
-    return TokenClaims(
-        sub=str(claims["sub"]),
-        sid=str(claims["sid"]),
-        jti=str(claims["jti"]),
-        typ=claims["typ"],
-        iat=int(claims["iat"]),
-        exp=int(claims["exp"]),
-        extra={k: v for k, v in claims.items() if k not in known},
-    )

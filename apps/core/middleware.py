@@ -1,4 +1,5 @@
-"""Request id, access log and API error envelope middleware (sync and async capable, no thread hops)."""
+"""Request id, access log and API error envelope middleware (sync and async capable, no thread hops), and
+adapters of Django's own middleware that spare API calls the thread hops Django pays for each hook."""
 
 import logging
 import re
@@ -7,8 +8,12 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from asgiref.sync import iscoroutinefunction, markcoroutinefunction
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
+from django.contrib.auth import middleware as auth
+from django.contrib.messages import middleware as messages
+from django.contrib.sessions import middleware as sessions
 from django.http import HttpRequest, HttpResponseBase
+from django.middleware import clickjacking, common, csrf, security
 
 from apps.core.context import request_id_var
 from apps.core.envelope import json_error_response
@@ -116,3 +121,88 @@ class ApiErrorEnvelopeMiddleware(_HookMiddleware):
             if header in response:
                 replacement[header] = response[header]
         return replacement
+
+
+def is_api_call(request: HttpRequest) -> bool:
+    """A bearer-token API call: under /api/ but not the docs pages, which staff reach with their admin session."""
+    path = request.path_info
+    return path.startswith(API_PREFIX) and not path.startswith(API_SESSION_PAGES)
+
+
+# The interactive docs and their schema (config/api.py) may be guarded by the admin session.
+API_SESSION_PAGES = ("/api/v1/docs", "/api/v1/openapi.json")
+
+
+class InlineHooksMixin:
+    """For Django middleware whose hooks do no I/O (headers, redirects): on the async path they run on the event
+    loop instead of through sync_to_async. Django pays a thread hop for each hook of each MiddlewareMixin
+    middleware, about a dozen per request for the default stack: most of what a small API call costs.
+    """
+
+    get_response: Callable[[HttpRequest], Any]
+
+    async def __acall__(self, request: HttpRequest) -> HttpResponseBase:
+        response = None
+        if hasattr(self, "process_request"):
+            response = self.process_request(request)
+        response = response or await self.get_response(request)
+        if hasattr(self, "process_response"):
+            response = self.process_response(request, response)
+        return response
+
+
+class PagesOnlyMixin:
+    """For Django middleware only pages use (sessions, CSRF, auth, messages): skipped for API calls, which
+    authenticate with bearer tokens and never read a session, a cookie or a message."""
+
+    get_response: Callable[[HttpRequest], Any]
+
+    def __call__(self, request: HttpRequest) -> Any:
+        if is_api_call(request):
+            return self.get_response(request)
+        return super().__call__(request)  # type: ignore[misc]
+
+
+class SecurityMiddleware(InlineHooksMixin, security.SecurityMiddleware):
+    pass
+
+
+class CommonMiddleware(InlineHooksMixin, common.CommonMiddleware):
+    pass
+
+
+class XFrameOptionsMiddleware(InlineHooksMixin, clickjacking.XFrameOptionsMiddleware):
+    pass
+
+
+class SessionMiddleware(PagesOnlyMixin, sessions.SessionMiddleware):
+    pass
+
+
+class AuthenticationMiddleware(PagesOnlyMixin, auth.AuthenticationMiddleware):
+    pass
+
+
+class MessageMiddleware(PagesOnlyMixin, messages.MessageMiddleware):
+    pass
+
+
+class CsrfViewMiddleware(PagesOnlyMixin, csrf.CsrfViewMiddleware):
+    def __init__(self, get_response: Callable[[HttpRequest], Any]) -> None:
+        super().__init__(get_response)
+        # Django collects process_view from the instance and wraps a sync one in sync_to_async on the async
+        # path: an async one lets API calls pass without that hop.
+        if iscoroutinefunction(get_response):
+            self.process_view = self._aprocess_view  # type: ignore[method-assign]
+
+    def process_view(self, request: HttpRequest, callback: Any, callback_args: Any, callback_kwargs: Any) -> Any:
+        if is_api_call(request):
+            return None
+        return super().process_view(request, callback, callback_args, callback_kwargs)
+
+    async def _aprocess_view(
+        self, request: HttpRequest, callback: Any, callback_args: Any, callback_kwargs: Any
+    ) -> Any:
+        if is_api_call(request):
+            return None
+        return await sync_to_async(super().process_view)(request, callback, callback_args, callback_kwargs)

@@ -42,15 +42,17 @@ MIDDLEWARE = [
     "apps.core.middleware.AccessLogMiddleware",
     "apps.core.middleware.ApiErrorEnvelopeMiddleware",
     "apps.audit.middleware.OperationLogMiddleware",
-    "django.middleware.security.SecurityMiddleware",
+    # Django's own middleware through adapters (apps/core/middleware.py): header-only hooks run on the event
+    # loop, and API calls skip sessions, CSRF, auth and messages, which only the admin's pages use.
+    "apps.core.middleware.SecurityMiddleware",
     # Async-native: a sync-only middleware here would push every request through one shared thread.
     "servestatic.middleware.ServeStaticMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
-    "django.middleware.common.CommonMiddleware",
-    "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "apps.core.middleware.SessionMiddleware",
+    "apps.core.middleware.CommonMiddleware",
+    "apps.core.middleware.CsrfViewMiddleware",
+    "apps.core.middleware.AuthenticationMiddleware",
+    "apps.core.middleware.MessageMiddleware",
+    "apps.core.middleware.XFrameOptionsMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"

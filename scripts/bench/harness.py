@@ -6,6 +6,7 @@ import os
 import re
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -156,7 +157,8 @@ def daphne(env: dict[str, str]) -> Any:
 def throughput(url: str, *, headers: dict[str, str] | None = None, seconds: int = 6, connections: int = 16) -> float:
     """Requests per second that succeed (2xx) against url."""
     if shutil.which("wrk"):
-        args = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency"]
+        # One load thread: on a small machine a second one takes the core daphne and Redis need.
+        args = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency"]
         for name, value in (headers or {}).items():
             args += ["-H", f"{name}: {value}"]
         output = subprocess.run([*args, url], capture_output=True, text=True, check=True).stdout
@@ -191,13 +193,13 @@ def _httpx_throughput(url: str, headers: dict[str, str], seconds: int, connectio
 
 
 def compare(
-    base_url: str, baseline: str, candidate: str, headers: dict[str, str], rounds: int = 3
+    base_url: str, baseline: str, candidate: str, headers: dict[str, str], rounds: int = 5
 ) -> tuple[float, float]:
-    """Interleaved runs (baseline, candidate, ...) so drift hits both; returns mean req/s of each."""
+    """Interleaved runs (baseline, candidate, ...) so drift hits both; returns the median req/s of each."""
     throughput(base_url + baseline, seconds=2)  # warm-up
     throughput(base_url + candidate, headers=headers, seconds=2)
     base_runs, cand_runs = [], []
     for _ in range(rounds):
         base_runs.append(throughput(base_url + baseline))
         cand_runs.append(throughput(base_url + candidate, headers=headers))
-    return sum(base_runs) / rounds, sum(cand_runs) / rounds
+    return statistics.median(base_runs), statistics.median(cand_runs)

@@ -11,7 +11,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from django.conf import settings
 
 from apps.accounts.keys import signing_key
-from apps.accounts.tokens import encode_token
+from apps.accounts.tokens import LEEWAY, encode_token
 from tests.conftest import envelope_of
 from tests.helpers import tokens_for
 
@@ -128,6 +128,20 @@ async def test_expired_access_token_is_40101(client, alice):
     sid = jwt.decode(pair.access_token, options={"verify_signature": False})["sid"]
     expired = encode_token(user_id=str(alice.pk), session_id=sid, typ="access", ttl=-60)
     response = await _info(client, expired)
+    assert response.status_code == 401
+    assert envelope_of(response)["code"] == 40101
+
+
+async def test_an_accepted_token_still_expires_and_keeps_its_type(client, alice, monkeypatch):
+    # Verification is remembered per token (apps/accounts/tokens.py); expiry and type are checked on every use.
+    pair = await tokens_for(alice)
+    assert (await _info(client, pair.access_token)).status_code == 200
+    assert envelope_of(await _info(client, pair.refresh_token))["code"] == 40102
+    assert envelope_of(await _info(client, pair.refresh_token))["code"] == 40102  # also once its check is cached
+    exp = jwt.decode(pair.access_token, options={"verify_signature": False})["exp"]
+    real_time = time.time
+    monkeypatch.setattr(time, "time", lambda: real_time() + (exp - real_time()) + LEEWAY + 1)
+    response = await _info(client, pair.access_token)
     assert response.status_code == 401
     assert envelope_of(response)["code"] == 40101
 

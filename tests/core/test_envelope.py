@@ -123,7 +123,7 @@ async def test_unreachable_redis_is_50300_not_50000(client, settings):
     from tests.factories import UserFactory
     from tests.helpers import bearer_headers
 
-    user = await sync_to_async(UserFactory)(username="redisdown")
+    user = await sync_to_async(UserFactory.create)(username="redisdown")
     headers = await bearer_headers(user)
     settings.REDIS_URL = "redis://127.0.0.1:1/0"
     response = await client.get("/api/v1/auth/user/info", headers=headers)
