@@ -28,6 +28,9 @@ class AuthContext:
     session_id: str
     codes: frozenset[str]
     roles: tuple[tuple[int, str], ...] = ()
+    # The global authorization version this request was checked under: bumped by any change to roles or
+    # permissions, so it also keys caches of what roles look like (see rbac_selectors.role_list).
+    authz_version: str = "0"
 
     def allows(self, code: str) -> bool:
         return self.user.is_superuser or code in self.codes
@@ -51,7 +54,13 @@ async def authenticate_token(token: str) -> AuthContext:
         raise SessionRevoked()
     if seen is None or time.time() - datetime.fromisoformat(seen).timestamp() > SEEN_RESOLUTION:
         await session_touch(claims.sid)
-    return AuthContext(user=state.user, session_id=claims.sid, codes=state.codes, roles=state.roles)
+    return AuthContext(
+        user=state.user,
+        session_id=claims.sid,
+        codes=state.codes,
+        roles=state.roles,
+        authz_version=global_version or "0",
+    )
 
 
 def bearer_token(request: HttpRequest) -> str:

@@ -1,5 +1,7 @@
 """Reads for permissions, roles and users."""
 
+import hashlib
+import json
 from typing import Any
 from uuid import UUID
 
@@ -11,6 +13,9 @@ from apps.accounts.models import ApiOperation, Role, User
 from apps.accounts.schemas import PermissionFilter, RoleFilter, UserFilter
 from apps.core.exceptions import NotFound
 from apps.core.pagination import PageIn, page_of, paginate_queryset
+from apps.core.redis import async_redis, key
+
+ROLE_PAGE_TTL = 3600  # seconds; a page is dropped sooner by any change (its version key is left behind)
 
 
 def _api_permissions() -> Any:
@@ -59,14 +64,29 @@ def role_out(role: Role) -> dict[str, Any]:
     }
 
 
-async def role_list(*, filters: RoleFilter, page: PageIn) -> dict[str, Any]:
+async def role_list(*, filters: RoleFilter, page: PageIn, authz_version: str) -> dict[str, Any]:
+    """A page of roles, cached under the global authorization version.
+
+    Every change that can alter a role's listing (name, description, activation, permissions, deletion, a
+    renamed permission code) bumps that version once it commits, so a cached page is never stale: the next
+    request after a change reads a new key. Pages are read far more often than roles change.
+    """
+    query = json.dumps([filters.search, filters.is_active, page.page, page.size])
+    cache_key = key("rbac", "roles", authz_version, hashlib.sha256(query.encode()).hexdigest())
+    redis = async_redis()
+    cached = await redis.get(cache_key)
+    if cached is not None:
+        result: dict[str, Any] = json.loads(cached)
+        return result
     roles = roles_queryset()
     if filters.search:
         roles = roles.filter(name__icontains=filters.search)
     if filters.is_active is not None:
         roles = roles.filter(profile__is_active=filters.is_active)
-    result = await paginate_queryset(roles, page)
-    return page_of([role_out(r) for r in result["items"]], total=result["total"], page=page)
+    found = await paginate_queryset(roles, page)
+    result = page_of([role_out(r) for r in found["items"]], total=found["total"], page=page)
+    await redis.set(cache_key, json.dumps(result), ex=ROLE_PAGE_TTL)
+    return result
 
 
 async def role_get(*, role_id: int) -> dict[str, Any]:

@@ -55,6 +55,7 @@ def group_saved(sender: type[Group], instance: Group, created: bool, **kwargs: A
 @receiver(post_delete, sender=Role)
 @receiver(post_save, sender=RoleProfile)
 @receiver(post_delete, sender=RoleProfile)
+@receiver(post_save, sender=Permission)  # a renamed code (sync_permissions) changes what cached states hold
 @receiver(post_delete, sender=Permission)
 def roles_changed(sender: Any, **kwargs: Any) -> None:
     bump_global()

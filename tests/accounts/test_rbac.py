@@ -463,3 +463,45 @@ async def test_user_info_roles_follow_membership_rename_and_delete_on_the_next_r
     assert await roles() == ["viewer"]
     await sync_to_async(holder.groups.clear)()
     assert await roles() == []
+
+
+async def test_role_list_pages_follow_every_change_on_the_next_request(client, admin_user):
+    # Pages are cached under the global authorization version; every kind of change must show at once.
+    from django.contrib.auth.models import Group
+
+    from apps.accounts.models import RoleProfile
+
+    headers = await bearer_headers(admin_user)
+    role = await grant(None, "GET:/api/v1/roles", name="cached-role")
+
+    async def listed() -> dict[str, dict]:
+        page = envelope_of(await client.get(ROLES, headers=headers, data={"page_size": 100}))["data"]
+        return {item["name"]: item for item in page["items"]}
+
+    assert (await listed())["cached-role"]["permissions"] == ["GET:/api/v1/roles"]
+    assert (await listed())["cached-role"]["is_active"] is True  # served from the cache this time
+    await grant(None, "GET:/api/v1/users", name="second-role")
+    assert "second-role" in await listed()
+    await sync_to_async(role.permissions.add)(await Permission.objects.aget(codename="GET:/api/v1/users"))
+    assert (await listed())["cached-role"]["permissions"] == ["GET:/api/v1/roles", "GET:/api/v1/users"]
+    profile = await RoleProfile.objects.aget(group=role)
+    profile.is_active, profile.description = False, "paused"
+    await profile.asave()
+    assert (await listed())["cached-role"] | {"permissions": []} == {
+        "id": role.pk,
+        "name": "cached-role",
+        "description": "paused",
+        "is_active": False,
+        "permissions": [],
+    }
+    group = await Group.objects.aget(pk=role.pk)
+    group.name = "renamed-role"
+    await group.asave()
+    assert set(await listed()) >= {"renamed-role"} and "cached-role" not in await listed()
+    await group.adelete()
+    assert "renamed-role" not in await listed()
+    # A permission code renamed by sync_permissions shows in the listing (and in cached permission sets).
+    permission = await Permission.objects.aget(codename="GET:/api/v1/users")
+    permission.codename = "GET:/api/v1/users-renamed"
+    await permission.asave()
+    assert (await listed())["second-role"]["permissions"] == ["GET:/api/v1/users-renamed"]

@@ -38,7 +38,7 @@ async def permission_list(request: HttpRequest, filters: Query[PermissionFilter]
 
 @router.get("/roles", response=Page[RoleOut], summary="List roles")
 async def role_list(request: HttpRequest, filters: Query[RoleFilter], page: Query[PageIn]) -> Any:
-    return await selectors.role_list(filters=filters, page=page)
+    return await selectors.role_list(filters=filters, page=page, authz_version=_actor(request).authz_version)
 
 
 @router.post("/roles", response={201: RoleOut}, summary="Create a role")
