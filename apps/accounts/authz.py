@@ -6,6 +6,7 @@ is seen by the very next request; versions are bumped after the transaction comm
 """
 
 import json
+import secrets
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -133,7 +134,16 @@ async def authz_state(user_id: str) -> AuthzState | None:
 
 def bump_global() -> None:
     """Invalidate every cached state once the current transaction commits."""
-    transaction.on_commit(lambda: sync_redis().incr(global_version_key()))
+    transaction.on_commit(_bump_global_now)
+
+
+def _bump_global_now() -> None:
+    # The first bump starts from a random number, not 0: after Redis loses its data, the versions it hands out
+    # again never repeat one a process may still remember (see rbac_selectors.role_list).
+    with sync_redis().pipeline(transaction=False) as pipe:
+        pipe.set(global_version_key(), secrets.randbelow(2**62), nx=True)
+        pipe.incr(global_version_key())
+        pipe.execute()
 
 
 def bump_user(user_id: object) -> None:

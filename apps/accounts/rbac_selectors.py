@@ -65,28 +65,58 @@ def role_out(role: Role) -> dict[str, Any]:
 
 
 async def role_list(*, filters: RoleFilter, page: PageIn, authz_version: str) -> dict[str, Any]:
-    """A page of roles, cached under the global authorization version.
+    """A page of roles, cached under the global authorization version: in this process, then in Redis.
 
     Every change that can alter a role's listing (name, description, activation, permissions, deletion, a
-    renamed permission code) bumps that version once it commits, so a cached page is never stale: the next
-    request after a change reads a new key. Pages are read far more often than roles change.
+    renamed permission code) bumps that version once it commits, and each request reads the version afresh
+    (the auth class does, in its one Redis round trip), so a cached page is never stale: the next request
+    after a change looks under a new key. Pages are read far more often than roles change.
     """
     query = json.dumps([filters.search, filters.is_active, page.page, page.size])
+    # "0" is the version before any bump, and again after Redis lost its data: never remembered in-process.
+    remembered = authz_version != "0"
+    if remembered and (result := _remembered_pages.get(authz_version, query)) is not None:
+        return result
     cache_key = key("rbac", "roles", authz_version, hashlib.sha256(query.encode()).hexdigest())
     redis = async_redis()
     cached = await redis.get(cache_key)
     if cached is not None:
-        result: dict[str, Any] = json.loads(cached)
-        return result
-    roles = roles_queryset()
-    if filters.search:
-        roles = roles.filter(name__icontains=filters.search)
-    if filters.is_active is not None:
-        roles = roles.filter(profile__is_active=filters.is_active)
-    found = await paginate_queryset(roles, page)
-    result = page_of([role_out(r) for r in found["items"]], total=found["total"], page=page)
-    await redis.set(cache_key, json.dumps(result), ex=ROLE_PAGE_TTL)
+        result = json.loads(cached)
+    else:
+        roles = roles_queryset()
+        if filters.search:
+            roles = roles.filter(name__icontains=filters.search)
+        if filters.is_active is not None:
+            roles = roles.filter(profile__is_active=filters.is_active)
+        found = await paginate_queryset(roles, page)
+        result = page_of([role_out(r) for r in found["items"]], total=found["total"], page=page)
+        await redis.set(cache_key, json.dumps(result), ex=ROLE_PAGE_TTL)
+    if remembered:
+        _remembered_pages.put(authz_version, query, result)
     return result
+
+
+class _VersionedPages:
+    """The role pages of the newest version seen; pages of an older version are dropped when one arrives."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        # One attribute holding both, so a reader never pairs one version with another version's pages.
+        self.current: tuple[str, dict[str, dict[str, Any]]] = ("", {})
+
+    def get(self, version: str, query: str) -> dict[str, Any] | None:
+        current_version, pages = self.current
+        return pages.get(query) if version == current_version else None
+
+    def put(self, version: str, query: str, page: dict[str, Any]) -> None:
+        current_version, pages = self.current
+        if version != current_version or len(pages) >= self.limit:
+            pages = {}
+            self.current = (version, pages)
+        pages[query] = page
+
+
+_remembered_pages = _VersionedPages(limit=256)
 
 
 async def role_get(*, role_id: int) -> dict[str, Any]:

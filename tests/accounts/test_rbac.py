@@ -505,3 +505,33 @@ async def test_role_list_pages_follow_every_change_on_the_next_request(client, a
     permission.codename = "GET:/api/v1/users-renamed"
     await permission.asave()
     assert (await listed())["second-role"]["permissions"] == ["GET:/api/v1/users-renamed"]
+
+
+async def test_role_pages_remembered_in_process_are_not_served_after_redis_loses_its_data(client, admin_user):
+    from django.conf import settings
+    from django.contrib.auth.models import Group
+
+    from apps.accounts.authz import global_version_key
+    from apps.core.redis import async_redis
+
+    headers = await bearer_headers(admin_user)
+    role = await grant(None, "GET:/api/v1/roles", name="before-loss")
+    redis = async_redis()
+    version = await redis.get(global_version_key())
+    assert version is not None and int(version) > 1000  # the first bump starts from a random number
+
+    async def names() -> set[str]:
+        page = envelope_of(await client.get(ROLES, headers=headers, data={"page_size": 100}))["data"]
+        return {item["name"] for item in page["items"]}
+
+    assert "before-loss" in await names()  # now remembered in this process under `version`
+    # Redis loses everything (a restart without persistence); a change lands without any signal.
+    keys = [k async for k in redis.scan_iter(f"{settings.REDIS_KEY_PREFIX}:*")]
+    await redis.delete(*keys)
+    await Group.objects.filter(pk=role.pk).aupdate(name="after-loss")
+    headers = await bearer_headers(admin_user)  # the session went with the data
+    assert "after-loss" in await names()
+    # The next bump starts from a new random number, not from where the lost version was.
+    await grant(None, name="another")
+    assert await redis.get(global_version_key()) != version
+    assert {"after-loss", "another"} <= await names()
