@@ -14,6 +14,7 @@ from apps.accounts.auth import JWTAuth
 from apps.core.envelope import EnvelopeRenderer, wrap_openapi_schema
 from apps.core.handlers import install_exception_handlers
 from apps.core.parsers import StrictJSONParser
+from apps.core.paths import API_ROOT, DOCS_PATH, OPENAPI_PATH
 
 
 def docs_guard(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
@@ -39,8 +40,6 @@ class PlatformAPI(NinjaAPI):
         return schema
 
 
-API_ROOT = "/api/v1"
-
 api = PlatformAPI(
     title="Ninja Admin Platform API",
     version="1.0.0",
@@ -48,8 +47,8 @@ api = PlatformAPI(
     urls_namespace="api",
     renderer=EnvelopeRenderer(),
     parser=StrictJSONParser(),  # bodies are JSON objects of finite numbers; no NUL in query values
-    docs_url="/docs",
-    openapi_url="/openapi.json",
+    docs_url=DOCS_PATH,
+    openapi_url=OPENAPI_PATH,
     docs_decorator=docs_guard,
     auth=JWTAuth(),
 )

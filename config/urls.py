@@ -1,7 +1,8 @@
 from django.contrib import admin
 from django.urls import path
 
-from config.api import API_ROOT, api
+from apps.core.paths import API_ROOT
+from config.api import api
 
 urlpatterns = [
     path("admin/", admin.site.urls),

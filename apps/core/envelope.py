@@ -115,7 +115,7 @@ def wrap_openapi_schema(schema: dict[str, Any]) -> dict[str, Any]:
                     content = response.get("content", {}).get("application/json")
                     if content is not None and "schema" in content:
                         content["schema"] = _envelope_schema(content["schema"])
-                    elif str(status).startswith("2"):
+                    elif status.startswith("2"):
                         response["content"] = {"application/json": {"schema": _envelope_schema({"nullable": True})}}
             errors = dict(_ERROR_RESPONSES)
             if "requestBody" in operation:

@@ -17,9 +17,9 @@ from django.middleware import clickjacking, common, csrf, security
 
 from apps.core.context import request_id_var
 from apps.core.envelope import json_error_response
+from apps.core.paths import API_PREFIX, API_SESSION_PAGES
 
 _SANE_REQUEST_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:\-]{0,127}$")
-API_PREFIX = "/api/"
 access_logger = logging.getLogger("apps.access")
 
 
@@ -127,10 +127,6 @@ def is_api_call(request: HttpRequest) -> bool:
     """A bearer-token API call: under /api/ but not the docs pages, which staff reach with their admin session."""
     path = request.path_info
     return path.startswith(API_PREFIX) and not path.startswith(API_SESSION_PAGES)
-
-
-# The interactive docs and their schema (config/api.py) may be guarded by the admin session.
-API_SESSION_PAGES = ("/api/v1/docs", "/api/v1/openapi.json")
 
 
 class InlineHooksMixin:
