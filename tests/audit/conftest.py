@@ -50,3 +50,16 @@ def operation_logs(db: Any, **query: Any) -> list[dict[str, Any]]:
 
 def login_logs(db: Any, **query: Any) -> list[dict[str, Any]]:
     return list(db[COLLECTIONS["login"]].find(query))
+
+
+def logged_failed_login(db: Any, **fields: Any) -> dict[str, Any]:
+    """Send a failed login attempt the way the auth service does (a sync signal) and return its stored log."""
+    from apps.accounts.signals import login_attempted
+
+    login_attempted.send(
+        sender=None,
+        **{"user_id": None, "success": False, "reason": "bad_credentials", "ip": "198.51.100.4", **fields},
+    )
+    assert get_writer().flush(timeout=15)
+    [log] = login_logs(db)
+    return log

@@ -1,9 +1,8 @@
 import pytest
 from asgiref.sync import sync_to_async
 
-from apps.accounts.signals import login_attempted
 from apps.audit.writer import get_writer
-from tests.audit.conftest import amake_user, login_logs
+from tests.audit.conftest import amake_user, logged_failed_login, login_logs
 from tests.helpers import login
 
 FIREFOX = "Mozilla/5.0 (X11; Linux x86_64; rv:125.0) Gecko/20100101 Firefox/125.0"
@@ -74,18 +73,14 @@ async def test_throttled_login_is_logged(client, audit_db, fresh_throttle):
 
 
 def test_login_signal_sent_synchronously_is_logged(audit_db):
-    login_attempted.send(
-        sender=None,
+    log = logged_failed_login(
+        audit_db,
         username="grace",
-        user_id=None,
-        success=False,
         reason="challenge_invalid",
         ip="198.51.100.4",
         user_agent="curl/8.0",
         request_id="req-sync",
     )
-    assert get_writer().flush(timeout=15)
-    [log] = login_logs(audit_db)
     assert (log["username"], log["reason"], log["ip"], log["browser"]) == (
         "grace",
         "challenge_invalid",

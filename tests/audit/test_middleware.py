@@ -4,9 +4,8 @@ import pytest
 from asgiref.sync import sync_to_async
 from django.test import Client, override_settings
 
-from apps.accounts.signals import login_attempted
 from apps.audit.writer import get_writer
-from tests.audit.conftest import amake_user, login_logs, operation_logs
+from tests.audit.conftest import amake_user, logged_failed_login, operation_logs
 from tests.helpers import bearer_headers
 
 IPHONE = (
@@ -210,16 +209,11 @@ async def test_lone_surrogates_are_stored_replaced_and_spoil_no_other_record(cli
 
 
 def test_lone_surrogates_in_a_login_log_are_replaced(audit_db):
-    login_attempted.send(
-        sender=None,
+    log = logged_failed_login(
+        audit_db,
         username="eve\ud800",
-        user_id=None,
-        success=False,
-        reason="bad_credentials",
         ip="198.51.100.7",
         user_agent="agent\udfff/1.0",
         request_id="req-surrogate",
     )
-    assert get_writer().flush(timeout=15)
-    [log] = login_logs(audit_db)
     assert (log["username"], log["user_agent"]) == ("eve\ufffd", "agent\ufffd/1.0")
