@@ -1,6 +1,7 @@
 """Settings, read from the environment (and an optional .env) with django-environ; split by concern."""
 
 from .accounts import *  # noqa: F403
+from .admin import *  # noqa: F403
 from .audit import *  # noqa: F403
 from .base import *  # noqa: F403
 from .realtime import *  # noqa: F403

@@ -35,6 +35,7 @@ INSTALLED_APPS = [
     "apps.scheduler",
     "apps.realtime",
     "apps.storage",
+    "apps.console",
 ]
 
 MIDDLEWARE = [
@@ -179,8 +180,6 @@ MONGODB_TIMEOUT_MS: int = env.int("MONGODB_TIMEOUT_MS", default=2000)
 # Per-dependency timeout of /health/ready, seconds.
 HEALTH_CHECK_TIMEOUT: float = env.float("HEALTH_CHECK_TIMEOUT", default=2.0)
 
-ADMIN_SITE_TITLE: str = env.str("ADMIN_SITE_TITLE", default="Ninja Admin Platform")
-UNFOLD = {"SITE_TITLE": ADMIN_SITE_TITLE, "SITE_HEADER": ADMIN_SITE_TITLE, "SHOW_HISTORY": True}
 
 # Tests give each run its own PostgreSQL test database (several runs may share one server).
 if env.str("DATABASE_TEST_NAME", default=""):
