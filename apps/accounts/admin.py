@@ -16,6 +16,7 @@ from unfold.forms import UserChangeForm, UserCreationForm
 from apps.accounts.authz import API_PERMISSION_FILTER
 from apps.accounts.models import ApiOperation, Role, RoleProfile, User
 from apps.accounts.sessions import sessions_end_all_sync, sessions_of
+from apps.accounts.widgets import PermissionMatrixWidget
 from apps.realtime.admin import OnlineConnectionsAdminMixin
 
 
@@ -104,7 +105,7 @@ class RoleForm(forms.ModelForm):
     permissions = forms.ModelMultipleChoiceField(
         queryset=Permission.objects.none(),
         required=False,
-        widget=forms.CheckboxSelectMultiple,
+        widget=PermissionMatrixWidget,
         help_text="API permissions (METHOD:/path), grouped by tag.",
     )
 
