@@ -3,6 +3,9 @@ from typing import Literal
 from uuid import UUID
 
 from ninja import Field, Schema
+from pydantic import field_validator
+
+from apps.core.schemas import refuse_null
 
 
 class PublicKeyOut(Schema):
@@ -101,6 +104,8 @@ class RolePatch(Schema):
     is_active: bool | None = None
     permissions: list[str] | None = Field(None, max_length=1000)
 
+    _present = field_validator("name", "description", "is_active", "permissions", mode="before")(refuse_null)
+
 
 class RoleOut(Schema):
     id: int
@@ -132,6 +137,10 @@ class UserPatch(Schema):
     is_active: bool | None = None
     is_superuser: bool | None = None
     roles: list[int] | None = Field(None, max_length=200)
+
+    _present = field_validator("password", "email", "full_name", "is_active", "is_superuser", "roles", mode="before")(
+        refuse_null
+    )
 
 
 class UserOut(Schema):

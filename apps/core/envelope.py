@@ -11,6 +11,15 @@ from ninja.responses import NinjaJSONEncoder
 from apps.core.exceptions import DEFAULT_MESSAGES, ErrorCode, code_for_status
 
 NO_ENVELOPE = "x-no-envelope"  # openapi_extra flag of the few routes that answer a bare document
+ALSO_ANSWERS = "x-also-answers"  # openapi_extra list of the error statuses only some operations can answer
+
+
+def also_answers(*statuses: int) -> dict[str, Any]:
+    """openapi_extra of an operation that can answer these error statuses too (409, 415, 404 without a path id)."""
+    unknown = {str(status) for status in statuses} - _OPERATION_ERROR_RESPONSES.keys()
+    if unknown:
+        raise ValueError(f"no documented error response for {sorted(unknown)}")
+    return {ALSO_ANSWERS: sorted(str(status) for status in statuses)}
 
 
 class Enveloped(dict[str, Any]):
@@ -62,6 +71,12 @@ _BODY_ERROR_RESPONSES = {
 _PATH_ERROR_RESPONSES = {
     "404": ("NotFound", "Not found (40400)."),
 }
+# Documented on the operations that declare them with also_answers().
+_OPERATION_ERROR_RESPONSES = {
+    **_PATH_ERROR_RESPONSES,
+    "409": ("Conflict", "Conflict (40900): a duplicate, a guard rail or a state that does not allow it."),
+    "415": ("UnsupportedMediaType", "Unsupported media type (41500)."),
+}
 
 
 def _envelope_schema(data_schema: dict[str, Any], title: str | None = None) -> dict[str, Any]:
@@ -94,7 +109,7 @@ def wrap_openapi_schema(schema: dict[str, Any]) -> dict[str, Any]:
         {"type": "array", "items": {"$ref": "#/components/schemas/ErrorItem"}}, "ValidationErrorEnvelope"
     )
     responses = components.setdefault("responses", {})
-    every_error = {**_ERROR_RESPONSES, **_BODY_ERROR_RESPONSES, **_PATH_ERROR_RESPONSES}
+    every_error = {**_ERROR_RESPONSES, **_BODY_ERROR_RESPONSES, **_OPERATION_ERROR_RESPONSES}
     for _status, (name, description) in every_error.items():
         ref = "ValidationErrorEnvelope" if name == "ValidationFailed" else "ErrorEnvelope"
         responses[name] = {
@@ -123,6 +138,7 @@ def wrap_openapi_schema(schema: dict[str, Any]) -> dict[str, Any]:
             parameters = [*path_item.get("parameters", []), *operation.get("parameters", [])]
             if any(isinstance(p, dict) and p.get("in") == "path" for p in parameters):
                 errors.update(_PATH_ERROR_RESPONSES)
+            errors.update({status: _OPERATION_ERROR_RESPONSES[status] for status in operation.pop(ALSO_ANSWERS, [])})
             for status, (name, _description) in sorted(errors.items()):
                 # setdefault: a route that documents its own error body (e.g. /health/ready's 503) keeps it.
                 operation["responses"].setdefault(status, {"$ref": f"#/components/responses/{name}"})

@@ -1,5 +1,5 @@
 from datetime import UTC, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from ninja import Schema
 from pydantic import AfterValidator, AwareDatetime
@@ -17,6 +17,13 @@ def to_utc(value: datetime) -> datetime:
         return value.astimezone(UTC)
     except OverflowError:
         raise ValueError("datetime is out of range once converted to UTC") from None
+
+
+def refuse_null(value: Any) -> Any:
+    """A `field_validator(..., mode="before")` for PATCH fields: omitted means unchanged, null means nothing."""
+    if value is None:
+        raise ValueError("may not be null")
+    return value
 
 
 # ISO-8601 in, an aware UTC datetime out: for filters and bodies whose naive values mean UTC.

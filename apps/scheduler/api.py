@@ -6,6 +6,7 @@ from django.http import HttpRequest
 from ninja import Query, Router
 from ninja.responses import Status
 
+from apps.core.envelope import also_answers
 from apps.core.pagination import Page, PageIn
 from apps.scheduler.schemas import (
     RegisteredTaskOut,
@@ -39,7 +40,7 @@ async def list_schedules(request: HttpRequest, filters: Query[ScheduleFilter], p
     return await schedule_list(filters=filters, page=page)
 
 
-@router.post("/schedules", response={201: ScheduleOut}, summary="Create a schedule")
+@router.post("/schedules", response={201: ScheduleOut}, summary="Create a schedule", openapi_extra=also_answers(409))
 async def create_schedule(request: HttpRequest, payload: ScheduleIn) -> Status[dict[str, Any]]:
     return Status(201, await schedule_create(data=payload))
 
@@ -49,7 +50,9 @@ async def get_schedule(request: HttpRequest, schedule_id: int) -> dict[str, Any]
     return await schedule_get(schedule_id=schedule_id)
 
 
-@router.patch("/schedules/{schedule_id}", response=ScheduleOut, summary="Change a schedule")
+@router.patch(
+    "/schedules/{schedule_id}", response=ScheduleOut, summary="Change a schedule", openapi_extra=also_answers(409)
+)
 async def update_schedule(request: HttpRequest, schedule_id: int, payload: SchedulePatch) -> dict[str, Any]:
     return await schedule_update(schedule_id=schedule_id, data=payload)
 

@@ -9,7 +9,7 @@ from celery.schedules import ParseException, crontab_parser
 from ninja import Schema
 from pydantic import Field, ValidationInfo, field_validator
 
-from apps.core.schemas import AwareUtcDatetime, UtcDatetime
+from apps.core.schemas import AwareUtcDatetime, UtcDatetime, refuse_null
 from apps.scheduler.documents import RunStatus
 
 Period = Literal["days", "hours", "minutes", "seconds", "microseconds"]
@@ -108,12 +108,6 @@ class SolarOut(Schema):
 ScheduleSpecOut = Annotated[IntervalSpec | CrontabOut | ClockedSpec | SolarOut, Field(discriminator="type")]
 
 
-def _not_null(value: Any) -> Any:
-    if value is None:
-        raise ValueError("may not be null")
-    return value
-
-
 def _clean_name(value: str) -> str:
     value = value.strip()
     if not value:
@@ -150,7 +144,7 @@ class SchedulePatch(Schema):  # type: ignore[no-redef]
 
     _present = field_validator(
         "name", "task", "schedule", "enabled", "one_off", "args", "kwargs", "description", mode="before"
-    )(_not_null)
+    )(refuse_null)
     _names = field_validator("name", "task")(_clean_name)
 
 

@@ -25,7 +25,7 @@ from apps.accounts.schemas import (
 from apps.accounts.services import auth as auth_services
 from apps.accounts.sessions import sessions_end
 from apps.core.client_ip import client_ip
-from apps.core.envelope import NO_ENVELOPE
+from apps.core.envelope import NO_ENVELOPE, also_answers
 from apps.core.exceptions import NotFound
 
 router = Router(tags=["auth"])
@@ -64,7 +64,12 @@ async def login(request: HttpRequest, payload: LoginIn) -> dict[str, Any]:
     return asdict(pair)
 
 
-@router.post("/login/plain", response=TokenPairOut, summary="Sign in with a plaintext password (DEBUG only)")
+@router.post(
+    "/login/plain",
+    response=TokenPairOut,
+    summary="Sign in with a plaintext password (DEBUG only)",
+    openapi_extra=also_answers(404),
+)
 @public
 async def login_plain(request: HttpRequest, payload: PlainLoginIn) -> dict[str, Any]:
     if not settings.DEBUG:

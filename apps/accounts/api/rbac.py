@@ -22,6 +22,7 @@ from apps.accounts.schemas import (
     UserPatch,
 )
 from apps.accounts.services import rbac as services
+from apps.core.envelope import also_answers
 from apps.core.pagination import Page, PageIn
 
 router = Router(tags=["rbac"])
@@ -41,7 +42,7 @@ async def role_list(request: HttpRequest, filters: Query[RoleFilter], page: Quer
     return await selectors.role_list(filters=filters, page=page, authz_version=_actor(request).authz_version)
 
 
-@router.post("/roles", response={201: RoleOut}, summary="Create a role")
+@router.post("/roles", response={201: RoleOut}, summary="Create a role", openapi_extra=also_answers(409))
 async def role_create(request: HttpRequest, payload: RoleIn) -> Any:
     return Status(201, await services.role_create(actor=_actor(request), data=payload))
 
@@ -51,12 +52,12 @@ async def role_get(request: HttpRequest, role_id: int) -> Any:
     return await selectors.role_get(role_id=role_id)
 
 
-@router.put("/roles/{role_id}", response=RoleOut, summary="Replace a role")
+@router.put("/roles/{role_id}", response=RoleOut, summary="Replace a role", openapi_extra=also_answers(409))
 async def role_replace(request: HttpRequest, role_id: int, payload: RoleIn) -> Any:
     return await services.role_update(actor=_actor(request), role_id=role_id, data=payload)
 
 
-@router.patch("/roles/{role_id}", response=RoleOut, summary="Update a role")
+@router.patch("/roles/{role_id}", response=RoleOut, summary="Update a role", openapi_extra=also_answers(409))
 async def role_update(request: HttpRequest, role_id: int, payload: RolePatch) -> Any:
     return await services.role_update(actor=_actor(request), role_id=role_id, data=payload)
 
@@ -71,7 +72,7 @@ async def user_list(request: HttpRequest, filters: Query[UserFilter], page: Quer
     return await selectors.user_list(filters=filters, page=page)
 
 
-@router.post("/users", response={201: UserOut}, summary="Create a user")
+@router.post("/users", response={201: UserOut}, summary="Create a user", openapi_extra=also_answers(409))
 async def user_create(request: HttpRequest, payload: UserIn) -> Any:
     return Status(201, await services.user_create(actor=_actor(request), data=payload))
 
@@ -81,12 +82,12 @@ async def user_get(request: HttpRequest, user_id: UUID) -> Any:
     return await selectors.user_get(user_id=user_id)
 
 
-@router.patch("/users/{user_id}", response=UserOut, summary="Update a user")
+@router.patch("/users/{user_id}", response=UserOut, summary="Update a user", openapi_extra=also_answers(409))
 async def user_update(request: HttpRequest, user_id: UUID, payload: UserPatch) -> Any:
     return await services.user_update(actor=_actor(request), user_id=user_id, data=payload)
 
 
-@router.delete("/users/{user_id}", summary="Delete a user")
+@router.delete("/users/{user_id}", summary="Delete a user", openapi_extra=also_answers(409))
 async def user_delete(request: HttpRequest, user_id: UUID) -> None:
     await services.user_delete(actor=_actor(request), user_id=user_id)
 
