@@ -71,6 +71,25 @@ def decode_token(token: str, *, typ: TokenType) -> TokenClaims:
     return claims
 
 
+# NumericDates before 2106 (unsigned 32 bits): far beyond any real token, small enough for every consumer.
+NUMERIC_DATE_MAX = 2**32
+
+
+def _check_numeric_dates(claims: dict[str, Any]) -> None:
+    """iat, exp (and nbf) are integer NumericDates in range, and no token outlives the longest lifetime we issue.
+
+    PyJWT accepts "exp": "9999999999" or 1e30; a token signed with a leaked or misused key must not become a
+    token that never expires.
+    """
+    for name in ("iat", "exp", "nbf"):
+        value = claims.get(name, 0)
+        if type(value) is not int or not 0 <= value < NUMERIC_DATE_MAX:
+            raise TokenInvalid()
+    lifetime = max(settings.ACCESS_TOKEN_TTL, settings.REFRESH_TOKEN_TTL)
+    if claims["exp"] - claims["iat"] > lifetime + LEEWAY:
+        raise TokenInvalid()
+
+
 @lru_cache(maxsize=VERIFIED_CACHE_SIZE)
 def _verified_claims(token: str, issuer: str, kids: tuple[str, ...]) -> TokenClaims:
     """The claims of a token whose header, signature, issuer and required claims check out.
@@ -96,6 +115,7 @@ def _verified_claims(token: str, issuer: str, kids: tuple[str, ...]) -> TokenCla
             options={"require": REQUIRED_CLAIMS, "verify_exp": False},
             leeway=LEEWAY,
         )
+        _check_numeric_dates(claims)
         known = set(REQUIRED_CLAIMS)
         return TokenClaims(
             sub=str(claims["sub"]),

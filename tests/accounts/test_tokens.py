@@ -187,3 +187,39 @@ async def test_jwks_lists_the_signing_key_bare(client, alice):
     assert jwt.decode(pair.access_token, public, algorithms=["RS256"], issuer=settings.JWT_ISSUER)["sub"] == str(
         alice.pk
     )
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"exp": str(int(time.time()) + 600)},
+        {"exp": 1e30},
+        {"exp": float(int(time.time()) + 600)},
+        {"exp": 2**40},
+        {"exp": True},
+        {"iat": str(int(time.time()))},
+        {"iat": -1},
+        {"nbf": str(int(time.time()))},
+        {"exp": int(time.time()) + 400 * 24 * 3600},  # longer than any lifetime the server issues
+    ],
+    ids=["exp-str", "exp-1e30", "exp-float", "exp-2**40", "exp-bool", "iat-str", "iat-negative", "nbf-str", "exp-far"],
+)
+async def test_real_key_tokens_with_odd_numeric_dates_are_refused(client, alice, overrides):
+    pair = await tokens_for(alice)
+    sid = jwt.decode(pair.access_token, options={"verify_signature": False})["sid"]
+    key = signing_key()
+    forged = jwt.encode(
+        _claims(alice.pk, sid, **overrides), key.private_key, algorithm="RS256", headers={"kid": key.kid}
+    )
+    response = await _info(client, forged)
+    assert response.status_code == 401
+    assert envelope_of(response)["code"] == 40102
+
+
+async def test_real_key_token_with_sane_numeric_dates_is_accepted(client, alice):
+    pair = await tokens_for(alice)
+    sid = jwt.decode(pair.access_token, options={"verify_signature": False})["sid"]
+    key = signing_key()
+    claims = _claims(alice.pk, sid, nbf=int(time.time()) - 1)
+    token = jwt.encode(claims, key.private_key, algorithm="RS256", headers={"kid": key.kid})
+    assert (await _info(client, token)).status_code == 200
