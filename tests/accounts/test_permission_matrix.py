@@ -82,7 +82,7 @@ def _profile_inline(prefix: str = "profile") -> dict[str, str]:
     }
 
 
-def _codes(role: Role) -> set[str]:
+def _codes(role: Any) -> set[str]:
     return set(role.permissions.values_list("codename", flat=True))
 
 
