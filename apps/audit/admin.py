@@ -1,137 +1,71 @@
-"""Read-only admin pages for the MongoDB logs: list with filters, search and pagination, and a detail page.
+"""Read-only admin pages for the MongoDB logs: filters, bounded search, page numbers, CSV export, a detail page.
 
 The tableless anchor models (apps.audit.models) give the admin index and sidebar their entries and the
 `view` permissions; their ModelAdmins replace the changelist and change views with pages that read
-MongoDB through the selectors. Nothing here can add, change or delete a log.
+MongoDB through the selectors (apps.core.admin.DocumentListAdmin). Nothing here can add, change or delete a log.
 """
 
 import json
-from collections.abc import Callable
-from typing import Any, ClassVar
+import re
+from collections.abc import Iterator
+from typing import Any
 
 from django.contrib import admin
-from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, QueryDict
 from django.template.response import TemplateResponse
-from django.urls import URLPattern, path, reverse
+from django.urls import reverse
 from django.utils.html import format_html
-from django.views.decorators.http import require_safe
-from pydantic import ValidationError
-from unfold.admin import ModelAdmin
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
+from pymongo.errors import PyMongoError
 
 from apps.audit.models import LoginLogEntry, OperationLogEntry
 from apps.audit.schemas import LoginLogFilter, OperationLogFilter
-from apps.audit.selectors import login_log_get, login_log_page, operation_log_get, operation_log_page
-from apps.core.admin import ReadOnlyAdminMixin
+from apps.audit.selectors import (
+    login_log_export,
+    login_log_get,
+    login_log_page,
+    operation_log_export,
+    operation_log_get,
+    operation_log_page,
+)
+from apps.core.admin import DocumentListAdmin, ListFilter, badge, clipped, http_status_tone, moment
 
-PAGE_SIZE = 50
+METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
+# `status=5xx` (any case) filters a class of statuses; anything else must be one exact status.
+STATUS_CLASS = re.compile(r"([1-5])xx", re.IGNORECASE)
+TIME_HINT = _("YYYY-MM-DD or YYYY-MM-DDTHH:MM (UTC)")
 
 
-class _MongoLogAdmin(ReadOnlyAdminMixin, ModelAdmin):
-    filter_schema: ClassVar[type[OperationLogFilter] | type[LoginLogFilter]]
-    # (name, label, input kind): "text", "number", "datetime-local", "bool" or "method" (the last two: selects)
-    filter_fields: ClassVar[list[tuple[str, str, str]]]
-    columns: ClassVar[list[tuple[str, str]]]  # (key, header)
+class _LogAdmin(DocumentListAdmin):
     list_template_name = "admin/audit/log_list.html"
+    filter_form_id = "audit-filters"
+    filter_errors_id = "audit-filter-errors"
+    empty_message = _("No logs match these filters.")
     detail_template_name = "admin/audit/log_detail.html"
-
-    def fetch_page(self, filters: Any, offset: int, limit: int, search: str | None) -> tuple[list[dict[str, Any]], int]:
-        raise NotImplementedError
 
     def fetch_one(self, log_id: str) -> dict[str, Any] | None:
         raise NotImplementedError
 
-    def get_urls(self) -> list[URLPattern]:
-        info = self.opts.app_label, self.opts.model_name
-        wrap: Callable[..., Any] = self.admin_site.admin_view
-        return [
-            path("", wrap(require_safe(self.list_view)), name="{}_{}_changelist".format(*info)),
-            path("<str:log_id>/", wrap(require_safe(self.detail_view)), name="{}_{}_change".format(*info)),
-        ]
+    def detail_link(self, row: dict[str, Any], text: str) -> str:
+        url = reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_change", args=[row["id"]])
+        return format_html('<a href="{}" class="text-primary-600 whitespace-nowrap">{}</a>', url, text)
 
-    def _require_view(self, request: HttpRequest) -> None:
-        if not self.has_view_permission(request):
-            raise PermissionDenied
-
-    def _parse_filters(self, request: HttpRequest) -> tuple[Any, list[str]]:
-        values = {name: request.GET.get(name, "").strip() for name, _label, _type in self.filter_fields}
-        present = {name: value for name, value in values.items() if value}
+    def detail_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        self.require_view(request)
         try:
-            return self.filter_schema.model_validate(present), []
-        except ValidationError as exc:
-            errors = [f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()]
-            return None, errors
-
-    def list_view(self, request: HttpRequest) -> HttpResponse:
-        self._require_view(request)
-        filters, errors = self._parse_filters(request)
-        search = request.GET.get("q", "").strip() or None
-        try:
-            page = max(1, int(request.GET.get("p", "1")))
-        except ValueError:
-            page = 1
-        rows: list[dict[str, Any]] = []
-        total = 0
-        if filters is not None:
-            rows, total = self.fetch_page(filters, (page - 1) * PAGE_SIZE, PAGE_SIZE, search)
-        pages = max(1, -(-total // PAGE_SIZE))
-        info = self.opts.app_label, self.opts.model_name
-        table_rows = []
-        for row in rows:
-            link = reverse("admin:{}_{}_change".format(*info), args=[row["id"]])
-            cells = [self._cell(row, key) for key, _header in self.columns]
-            cells[0] = format_html('<a href="{}" class="text-primary-600">{}</a>', link, cells[0])
-            table_rows.append(cells)
-        context = {
-            **self.admin_site.each_context(request),
-            "opts": self.opts,
-            "title": str(self.opts.verbose_name_plural).capitalize(),
-            "filter_fields": [
-                (name, label, kind, request.GET.get(name, "")) for name, label, kind in self.filter_fields
-            ],
-            "methods": ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"],
-            "search": search or "",
-            "errors": errors,
-            "table": {"headers": [header for _key, header in self.columns], "rows": table_rows},
-            "total": total,
-            "page": page,
-            "pages": pages,
-            "previous_url": self._page_url(request, page - 1) if page > 1 else None,
-            "next_url": self._page_url(request, page + 1) if page < pages else None,
-        }
-        return TemplateResponse(request, self.list_template_name, context)
-
-    def detail_view(self, request: HttpRequest, log_id: str) -> HttpResponse:
-        self._require_view(request)
-        row = self.fetch_one(log_id)
+            row = self.fetch_one(object_id)
+        except PyMongoError:
+            row = None
         if row is None:
-            raise Http404("No such log")
+            raise Http404(gettext("No such log"))
         fields = [(key, self._detail_value(value)) for key, value in row.items()]
         context = {
-            **self.admin_site.each_context(request),
-            "opts": self.opts,
-            "title": f"{str(self.opts.verbose_name).capitalize()} {log_id}",
+            **self.base_context(request, f"{str(self.opts.verbose_name).capitalize()} {object_id}"),
             "fields": fields,
             "list_url": reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_changelist"),
         }
         return TemplateResponse(request, self.detail_template_name, context)
-
-    @staticmethod
-    def _page_url(request: HttpRequest, page: int) -> str:
-        params = request.GET.copy()
-        params["p"] = str(page)
-        return f"?{params.urlencode()}"
-
-    @staticmethod
-    def _cell(row: dict[str, Any], key: str) -> str:
-        value = row.get(key)
-        if value is None:
-            return "-"
-        if key == "created_at":
-            return value.strftime("%Y-%m-%d %H:%M:%S UTC")
-        if isinstance(value, bool):
-            return "yes" if value else "no"
-        return str(value)
 
     @staticmethod
     def _detail_value(value: Any) -> str:
@@ -142,57 +76,125 @@ class _MongoLogAdmin(ReadOnlyAdminMixin, ModelAdmin):
         return str(value)
 
 
-@admin.register(OperationLogEntry)
-class OperationLogAdmin(_MongoLogAdmin):
-    filter_schema = OperationLogFilter
-    filter_fields = [
-        ("user_id", "User id", "text"),
-        ("username", "Username contains", "text"),
-        ("method", "Method", "method"),
-        ("path", "Path contains", "text"),
-        ("status", "Status", "number"),
-        ("since", "Since (UTC)", "datetime-local"),
-        ("until", "Until (UTC)", "datetime-local"),
-    ]
-    columns = [
-        ("created_at", "time"),
-        ("method", "method"),
-        ("path", "path"),
-        ("status", "status"),
-        ("username", "user"),
-        ("ip", "ip"),
-        ("duration_ms", "ms"),
-    ]
+def _status_class(params: QueryDict) -> int | None:
+    match = STATUS_CLASS.fullmatch(params.get("status", "").strip())
+    return int(match.group(1)) if match else None
 
-    def fetch_page(self, filters: Any, offset: int, limit: int, search: str | None) -> tuple[list[dict[str, Any]], int]:
-        return operation_log_page(filters=filters, offset=offset, limit=limit, search=search)
+
+@admin.register(OperationLogEntry)
+class OperationLogAdmin(_LogAdmin):
+    filter_schema = OperationLogFilter
+    filters = [
+        ListFilter("method", _("Method"), "select", lambda: [(m, m) for m in METHODS]),
+        ListFilter("status", _("Status"), placeholder=_("404, or 4xx / 5xx")),
+        ListFilter("path", _("Path contains")),
+        ListFilter("username", _("Username contains")),
+        ListFilter("user_id", _("User id")),
+        ListFilter("since", _("Since"), placeholder=TIME_HINT),
+        ListFilter("until", _("Until"), placeholder=TIME_HINT),
+    ]
+    search_placeholder = _("Path, username, request id or IP")
+    headers = [_("Time (UTC)"), _("Method"), _("Path"), _("Status"), _("User"), _("IP"), _("ms")]
+    # No request body or query: they can be large, and they are on each log's page.
+    export_columns = [
+        ("created_at", _("time")),
+        ("request_id", _("request id")),
+        ("user_id", _("user id")),
+        ("username", _("username")),
+        ("method", _("method")),
+        ("path", _("path")),
+        ("route", _("route")),
+        ("status", _("status")),
+        ("duration_ms", _("duration ms")),
+        ("ip", _("ip")),
+        ("browser", _("browser")),
+        ("os", _("os")),
+        ("device", _("device")),
+        ("body_size", _("body size")),
+    ]
+    export_basename = "operation-logs"
+
+    def filter_values(self, params: QueryDict) -> dict[str, Any]:
+        values = super().filter_values(params)
+        if _status_class(params) is not None:
+            values.pop("status")  # a class, not one status: the selector takes it apart from the schema
+        return values
+
+    def build_query(self, filters: Any, search: str, params: QueryDict) -> Any:
+        return {"filters": filters, "search": search or None, "status_class": _status_class(params)}
+
+    def fetch(self, query: Any, offset: int, limit: int) -> tuple[list[dict[str, Any]], int]:
+        return operation_log_page(offset=offset, limit=limit, **query)
+
+    def export(self, query: Any, limit: int) -> tuple[int, Iterator[dict[str, Any]]]:
+        return operation_log_export(fields=[key for key, _h in self.export_columns], limit=limit, **query)
 
     def fetch_one(self, log_id: str) -> dict[str, Any] | None:
         return operation_log_get(log_id=log_id)
 
+    def table_row(self, row: dict[str, Any]) -> list[Any]:
+        status = row.get("status")
+        return [
+            self.detail_link(row, moment(row.get("created_at"))),
+            badge(row.get("method") or "-", "primary" if row.get("method") != "GET" else "default"),
+            clipped(row.get("path"), 48),
+            badge(status if status is not None else "-", http_status_tone(status)),
+            clipped(row.get("username"), 20),
+            clipped(row.get("ip"), 20),
+            f"{row['duration_ms']:.1f}" if row.get("duration_ms") is not None else "-",
+        ]
+
 
 @admin.register(LoginLogEntry)
-class LoginLogAdmin(_MongoLogAdmin):
+class LoginLogAdmin(_LogAdmin):
     filter_schema = LoginLogFilter
-    filter_fields = [
-        ("username", "Username contains", "text"),
-        ("success", "Success", "bool"),
-        ("ip", "IP", "text"),
-        ("since", "Since (UTC)", "datetime-local"),
-        ("until", "Until (UTC)", "datetime-local"),
+    filters = [
+        ListFilter(
+            "success", _("Result"), "select", lambda: [("true", gettext("Success")), ("false", gettext("Failure"))]
+        ),
+        ListFilter("username", _("Username contains")),
+        ListFilter("ip", _("IP")),
+        ListFilter("user_id", _("User id")),
+        ListFilter("since", _("Since"), placeholder=TIME_HINT),
+        ListFilter("until", _("Until"), placeholder=TIME_HINT),
     ]
-    columns = [
-        ("created_at", "time"),
-        ("username", "username"),
-        ("success", "success"),
-        ("reason", "reason"),
-        ("ip", "ip"),
-        ("browser", "browser"),
-        ("os", "os"),
+    search_placeholder = _("Username, IP or reason")
+    headers = [_("Time (UTC)"), _("Username"), _("Result"), _("Reason"), _("IP"), _("Browser"), _("OS")]
+    export_columns = [
+        ("created_at", _("time")),
+        ("username", _("username")),
+        ("user_id", _("user id")),
+        ("success", _("success")),
+        ("reason", _("reason")),
+        ("ip", _("ip")),
+        ("browser", _("browser")),
+        ("os", _("os")),
+        ("device", _("device")),
+        ("user_agent", _("user agent")),
+        ("request_id", _("request id")),
     ]
+    export_basename = "login-logs"
 
-    def fetch_page(self, filters: Any, offset: int, limit: int, search: str | None) -> tuple[list[dict[str, Any]], int]:
-        return login_log_page(filters=filters, offset=offset, limit=limit, search=search)
+    def build_query(self, filters: Any, search: str, params: QueryDict) -> Any:
+        return {"filters": filters, "search": search or None}
+
+    def fetch(self, query: Any, offset: int, limit: int) -> tuple[list[dict[str, Any]], int]:
+        return login_log_page(offset=offset, limit=limit, **query)
+
+    def export(self, query: Any, limit: int) -> tuple[int, Iterator[dict[str, Any]]]:
+        return login_log_export(fields=[key for key, _h in self.export_columns], limit=limit, **query)
 
     def fetch_one(self, log_id: str) -> dict[str, Any] | None:
         return login_log_get(log_id=log_id)
+
+    def table_row(self, row: dict[str, Any]) -> list[Any]:
+        success = bool(row.get("success"))
+        return [
+            self.detail_link(row, moment(row.get("created_at"))),
+            clipped(row.get("username"), 24),
+            badge(gettext("success") if success else gettext("failure"), "success" if success else "danger"),
+            clipped(row.get("reason"), 24),
+            clipped(row.get("ip"), 20),
+            clipped(row.get("browser"), 24),
+            clipped(row.get("os"), 20),
+        ]

@@ -6,6 +6,7 @@ MongoDB-wire servers match nothing for regex *values* on indexed fields, which i
 """
 
 import re
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -34,7 +35,10 @@ def _time_range(query: dict[str, Any], since: datetime | None, until: datetime |
         query["created_at"] = created
 
 
-def operation_log_query(filters: OperationLogFilter, *, search: str | None = None) -> dict[str, Any]:
+def operation_log_query(
+    filters: OperationLogFilter, *, search: str | None = None, status_class: int | None = None
+) -> dict[str, Any]:
+    """`status_class` (1-5) matches a whole class of statuses, e.g. 5 for every 5xx (the admin's `status=5xx`)."""
     query: dict[str, Any] = {}
     if filters.user_id is not None:
         query["user_id"] = str(filters.user_id)
@@ -46,6 +50,8 @@ def operation_log_query(filters: OperationLogFilter, *, search: str | None = Non
         query["path"] = _contains(filters.path)
     if filters.status is not None:
         query["status"] = filters.status
+    elif status_class is not None:
+        query["status"] = {"$gte": status_class * 100, "$lt": status_class * 100 + 100}
     _time_range(query, filters.since, filters.until)
     if search:
         query["$or"] = [{field: _contains(search)} for field in ("path", "username", "request_id", "ip")]
@@ -83,10 +89,44 @@ def _page(
     return [_as_item(row) for row in rows], total
 
 
+def _export(
+    document: type[Document], query: dict[str, Any], *, fields: Sequence[str], limit: int
+) -> tuple[int, Iterator[dict[str, Any]]]:
+    """The total and a lazy iterator over at most `limit` rows (only `fields`), newest first."""
+    queryset = document.objects(__raw__=query)
+    total = queryset.count()  # here, so an unavailable MongoDB is known before anything is streamed
+    rows = queryset.order_by(*ORDER).only(*fields).limit(limit).as_pymongo()
+    return total, (_as_item(row) for row in rows)
+
+
 def operation_log_page(
-    *, filters: OperationLogFilter, offset: int, limit: int, search: str | None = None
+    *,
+    filters: OperationLogFilter,
+    offset: int,
+    limit: int,
+    search: str | None = None,
+    status_class: int | None = None,
 ) -> tuple[list[dict[str, Any]], int]:
-    return _page(OperationLog, operation_log_query(filters, search=search), offset=offset, limit=limit)
+    query = operation_log_query(filters, search=search, status_class=status_class)
+    return _page(OperationLog, query, offset=offset, limit=limit)
+
+
+def operation_log_export(
+    *,
+    filters: OperationLogFilter,
+    fields: Sequence[str],
+    limit: int,
+    search: str | None = None,
+    status_class: int | None = None,
+) -> tuple[int, Iterator[dict[str, Any]]]:
+    query = operation_log_query(filters, search=search, status_class=status_class)
+    return _export(OperationLog, query, fields=fields, limit=limit)
+
+
+def login_log_export(
+    *, filters: LoginLogFilter, fields: Sequence[str], limit: int, search: str | None = None
+) -> tuple[int, Iterator[dict[str, Any]]]:
+    return _export(LoginLog, login_log_query(filters, search=search), fields=fields, limit=limit)
 
 
 def login_log_page(

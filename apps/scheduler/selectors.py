@@ -1,6 +1,7 @@
 """Reads: registered tasks, schedules (django-celery-beat rows) and task-run records (MongoDB)."""
 
 import json
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -149,6 +150,16 @@ def task_run_page_sync(query: dict[str, Any], *, offset: int, limit: int) -> tup
     total = queryset.count()
     documents = queryset.order_by(*RUN_ORDER).skip(offset).limit(limit).as_pymongo()
     return [record_of(document) for document in documents], total
+
+
+def task_run_export_sync(
+    query: dict[str, Any], *, fields: Sequence[str], limit: int
+) -> tuple[int, Iterator[dict[str, Any]]]:
+    """The total matching a raw query and a lazy iterator over at most `limit` runs (only `fields`), newest first."""
+    queryset = TaskRun.objects(__raw__=query)
+    total = queryset.count()  # here, so an unavailable MongoDB is known before anything is streamed
+    documents = queryset.order_by(*RUN_ORDER).only(*fields).limit(limit).as_pymongo()
+    return total, ({name: document.get(name) for name in fields} for document in documents)
 
 
 def task_run_get_sync(task_id: str) -> dict[str, Any] | None:

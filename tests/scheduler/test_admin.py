@@ -38,8 +38,9 @@ def form_data(**overrides):
     interval = IntervalSchedule.objects.get_or_create(every=30, period="seconds")[0]
     data = {
         "name": "from the admin",
-        "regtask": "scheduler.ping",
-        "task": "",
+        "task_choice": "scheduler.ping",
+        "custom_task": "",
+        "schedule_kind": "existing",
         "enabled": "on",
         "description": "",
         "interval": str(interval.pk),
