@@ -23,7 +23,7 @@ from apps.accounts.sessions import (
     user_agent_hash,
 )
 from apps.accounts.signals import login_attempted
-from apps.accounts.throttle import throttle_check, throttle_fail, throttle_reset_username
+from apps.accounts.throttle import throttle_release, throttle_reserve, throttle_succeeded
 from apps.accounts.tokens import decode_token, encode_token, new_jti
 from apps.core.exceptions import (
     BadCredentials,
@@ -95,24 +95,25 @@ async def session_start(*, user: User, client: ClientInfo) -> TokenPair:
 
 async def _login(*, username: str, client: ClientInfo, read_password: Callable[[], Awaitable[str]]) -> TokenPair:
     try:
-        await throttle_check(username=username, ip=client.ip)
+        await throttle_reserve(username=username, ip=client.ip)  # before any password is checked
     except RateLimited:
         await _record_attempt(username=username, user=None, success=False, reason="throttled", client=client)
         raise
     try:
         password = await read_password()
-    except DomainError as exc:
-        await throttle_fail(username=username, ip=client.ip)
+        user = await sync_to_async(authenticate)(None, username=username, password=password)
+    except DomainError as exc:  # the reserved slot stays taken: an undecryptable password is a failure too
         reason = "challenge_invalid" if exc.code == 40105 else "bad_request"
         await _record_attempt(username=username, user=None, success=False, reason=reason, client=client)
         raise
-    user = await sync_to_async(authenticate)(None, username=username, password=password)
+    except Exception:  # an outage (database, Redis) is nobody's failed attempt: give the slot back
+        await throttle_release(username=username, ip=client.ip)
+        raise
     if user is None:
-        await throttle_fail(username=username, ip=client.ip)
         reason = await _failure_reason(username)
         await _record_attempt(username=username, user=None, success=False, reason=reason, client=client)
         raise BadCredentials()
-    await throttle_reset_username(username)
+    await throttle_succeeded(username=username, ip=client.ip)
     await sync_to_async(update_last_login)(User, user)
     pair = await session_start(user=user, client=client)
     await _record_attempt(username=username, user=user, success=True, reason="ok", client=client)
