@@ -1,15 +1,19 @@
 #!/usr/bin/env bash
 # Local services for development and tests: PostgreSQL and Redis (system packages, started if installed
 # and down), a MongoDB-wire server (secantusdb) and an S3 server (moto) in their own virtual environments
-# under .services/ (git-ignored). Usage: scripts/services.sh start|start-documents|stop|status
+# under .services/ (git-ignored). Usage: scripts/services.sh start|start-documents|stop|status, or
+# start-only|stop-only NAME... (mongo, s3, redis: one of our own daemons on MONGO_PORT/S3_PORT/REDIS_PORT, its
+# state under SERVICES_DIR; the fault tests start and stop their own instances this way).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 STATE="${SERVICES_DIR:-$ROOT/.services}"
+VENVS="$ROOT/.services"  # the servers' virtual environments, shared by every state folder
 PYTHON="${PYTHON:-python3}"
 MONGO_PORT="${MONGO_PORT:-27017}"
 S3_PORT="${S3_PORT:-9000}"
-mkdir -p "$STATE"
+REDIS_PORT="${REDIS_PORT:-6379}"
+mkdir -p "$STATE" "$VENVS"
 
 log() { printf '[services] %s\n' "$*" >&2; }
 
@@ -76,15 +80,19 @@ start_daemon() { # name port command...
 }
 
 start_mongo() {
-  ensure_venv "$STATE/mongo-venv" "secantusdb==0.7.0b3"
+  ensure_venv "$VENVS/mongo-venv" "secantusdb==0.7.0b3"
   mkdir -p "$STATE/mongo-data"
-  start_daemon mongo "$MONGO_PORT" "$STATE/mongo-venv/bin/secantusd-py" --host 127.0.0.1 --port "$MONGO_PORT" \
+  start_daemon mongo "$MONGO_PORT" "$VENVS/mongo-venv/bin/secantusd-py" --host 127.0.0.1 --port "$MONGO_PORT" \
     --storage-path "$STATE/mongo-data"
 }
 
 start_s3() {
-  ensure_venv "$STATE/s3-venv" "moto[s3]==5.2.5" flask flask-cors
-  start_daemon s3 "$S3_PORT" "$STATE/s3-venv/bin/moto_server" -H 127.0.0.1 -p "$S3_PORT"
+  ensure_venv "$VENVS/s3-venv" "moto[s3]==5.2.5" flask flask-cors
+  start_daemon s3 "$S3_PORT" "$VENVS/s3-venv/bin/moto_server" -H 127.0.0.1 -p "$S3_PORT"
+}
+
+start_own_redis() { # a Redis of our own (not the system one), in the foreground under start_daemon
+  start_daemon redis "$REDIS_PORT" redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --save "" --appendonly no
 }
 
 stop_daemon() { # name
@@ -121,6 +129,15 @@ case "${1:-}" in
   stop)
     # PostgreSQL and Redis are system services shared with other projects: only our own daemons stop.
     stop_daemon mongo; stop_daemon s3 ;;
+  start-only)
+    shift
+    for name in "$@"; do
+      case "$name" in mongo) start_mongo ;; s3) start_s3 ;; redis) start_own_redis ;;
+        *) echo "unknown service $name" >&2; exit 2 ;; esac
+    done ;;
+  stop-only)
+    shift
+    for name in "$@"; do stop_daemon "$name"; done ;;
   status) status ;;
   *) echo "usage: $0 start|stop|status" >&2; exit 2 ;;
 esac

@@ -145,5 +145,15 @@ class RateLimited(DomainError):
         super().__init__(message, headers={"Retry-After": str(self.retry_after)}, **kwargs)
 
 
+# Seconds a client is told to wait (Retry-After) when a dependency is unavailable.
+SERVICE_RETRY_AFTER = 5
+
+
 class ServiceUnavailable(DomainError):
+    """50300, always with Retry-After: a client or proxy knows when to come back."""
+
     code = ErrorCode.SERVICE_UNAVAILABLE
+
+    def __init__(self, message: str | None = None, **kwargs: Any):
+        kwargs["headers"] = {"Retry-After": str(SERVICE_RETRY_AFTER), **kwargs.get("headers", {})}
+        super().__init__(message, **kwargs)

@@ -14,7 +14,7 @@ from pymongo import errors as pymongo_errors
 from redis import exceptions as redis_errors
 
 from apps.core.envelope import error_body
-from apps.core.exceptions import DomainError, ErrorCode, code_for_status
+from apps.core.exceptions import SERVICE_RETRY_AFTER, DomainError, ErrorCode, code_for_status
 
 logger = logging.getLogger("apps.core.errors")
 
@@ -78,7 +78,7 @@ def install_exception_handlers(api: NinjaAPI) -> None:
             "dependency unavailable",
             extra={"request_id": getattr(request, "request_id", None), "error_type": type(exc).__name__},
         )
-        return _respond(api, request, ErrorCode.SERVICE_UNAVAILABLE, headers={"Retry-After": "5"})
+        return _respond(api, request, ErrorCode.SERVICE_UNAVAILABLE, headers={"Retry-After": str(SERVICE_RETRY_AFTER)})
 
     def on_data_error(request: HttpRequest, exc: db.DataError) -> HttpResponse:
         # A value the database refuses (integer out of range, NUL in text, ...) is the client's fault, not a

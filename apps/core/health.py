@@ -36,7 +36,9 @@ def _check_mongodb() -> None:
 def _check_object_storage() -> None:
     from apps.storage.client import get_client
 
-    get_client().bucket_exists(settings.S3_BUCKET)
+    # Reachable is not enough: an S3 server that lost the bucket (an in-memory one restarted) cannot take uploads.
+    if not get_client().bucket_exists(settings.S3_BUCKET):
+        raise LookupError("the bucket is missing")
 
 
 def _check_broker() -> None:

@@ -37,7 +37,9 @@ async def upload_create(*, actor: User, data: UploadIn) -> dict[str, Any]:
     content_type = check_upload_limits(size=data.size, content_type=data.content_type)
     filename = sanitize_filename(data.filename)
     plan = plan_upload(data.size)
-    await objects.aensure_bucket()
+    # Checked on every upload, not once per process: a single PUT is only signed here (no S3 call), so without
+    # this an outage or a lost bucket would still answer 201 with a URL nobody can upload to.
+    await objects.aensure_bucket(force=True)
 
     file_id = new_uuid7()
     bucket = objects.bucket_name()
