@@ -91,7 +91,7 @@ async def session_rotate(*, sid: str, presented_jti: str, new_jti: str) -> Rotat
     async with redis.pipeline(transaction=True) as pipe:
         try:
             await pipe.watch(skey)
-            current = await pipe.hget(skey, "rjti")
+            current, user_id = await pipe.hmget(skey, ["rjti", "uid"])
             if current is None:
                 return Rotation.MISSING
             if current != presented_jti:
@@ -100,6 +100,11 @@ async def session_rotate(*, sid: str, presented_jti: str, new_jti: str) -> Rotat
             pipe.hset(skey, "rjti", new_jti)
             pipe.expire(skey, ttl)
             pipe.set(seen_key(sid), _now(), ex=ttl)
+            # The user's index lives as long as their longest session: else a refreshed session outlives the
+            # index, and logout-all, force logout and the session list no longer find it.
+            pipe.expire(user_sessions_key(user_id), ttl, gt=True)
+            pipe.sadd(user_sessions_key(user_id), sid)
+            pipe.expire(user_sessions_key(user_id), ttl, nx=True)
             await pipe.execute()
         except WatchError:
             return Rotation.REUSED  # another refresh with the same token won the race

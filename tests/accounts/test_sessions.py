@@ -4,6 +4,7 @@ import json
 
 import jwt
 import pytest
+from django.conf import settings
 
 from apps.accounts.signals import session_ended
 from tests.conftest import envelope_of
@@ -210,3 +211,21 @@ async def test_user_info_lists_roles_and_permissions(client, alice):
     assert data["is_superuser"] is False
     assert [r["name"] for r in data["roles"]] == ["viewer"]
     assert data["permissions"] == ["GET:/api/v1/permissions"]
+
+
+async def test_refresh_keeps_the_users_session_index_alive(client, alice):
+    from apps.accounts.sessions import sessions_of, user_sessions_key
+    from apps.core.redis import async_redis
+
+    pair = await tokens_for(alice)
+    index = user_sessions_key(str(alice.pk))
+    await async_redis().expire(index, 2)  # as if the session had been refreshed for most of its life
+    rotated = envelope_of(await _refresh(client, pair.refresh_token))["data"]
+    assert await async_redis().ttl(index) > settings.REFRESH_TOKEN_TTL - 60
+    await async_redis().delete(index)  # even an index already gone is rebuilt by the next refresh
+    rotated = envelope_of(await _refresh(client, rotated["refresh_token"]))["data"]
+    assert await async_redis().ttl(index) > settings.REFRESH_TOKEN_TTL - 60
+    assert [s.id for s in await sessions_of(str(alice.pk))]
+    # So logout-all still finds and ends it.
+    await client.post("/api/v1/auth/logout/all", headers=_auth(rotated["access_token"]))
+    assert await _code(client, rotated["access_token"]) == 40103
