@@ -1,7 +1,8 @@
 """Writes for roles and users, with the guard rails against privilege escalation and lock-out."""
 
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
 from uuid import UUID
 
 from asgiref.sync import sync_to_async
@@ -9,6 +10,7 @@ from django.contrib.auth.models import Group, Permission
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
+from django.utils.translation import gettext
 
 from apps.accounts.auth import AuthContext
 from apps.accounts.authz import API_PERMISSION_FILTER
@@ -19,15 +21,118 @@ from apps.accounts.schemas import RoleIn, RolePatch, UserIn, UserPatch
 from apps.accounts.sessions import sessions_end_all
 from apps.core.exceptions import Conflict, NotFound, PermissionDenied, ValidationFailed
 
-# --- guard rails ----------------------------------------------------------------------------------------
+# --- guard rails (shared by the API and the admin) ------------------------------------------------------
 
 
-def _ensure_can_grant(actor: AuthContext, codes: Iterable[str]) -> None:
+class Grantor(Protocol):
+    """Who acts: the API's AuthContext, or an admin Actor."""
+
+    @property
+    def user(self) -> User: ...
+
+    @property
+    def codes(self) -> frozenset[str]: ...
+
+
+@dataclass(frozen=True)
+class Actor:
+    """An admin user acting: the user and the API codes of their active roles."""
+
+    user: User
+    codes: frozenset[str]
+
+
+def ensure_can_grant(actor: Grantor, codes: Iterable[str]) -> None:
+    """Nobody grants an API permission they do not hold (superusers hold all)."""
     if actor.user.is_superuser:
         return
     missing = sorted(set(codes) - actor.codes)
     if missing:
-        raise PermissionDenied(f"You cannot grant permissions you do not hold: {', '.join(missing[:5])}")
+        raise PermissionDenied(
+            gettext("You cannot grant permissions you do not hold: %(codes)s") % {"codes": ", ".join(missing[:5])}
+        )
+
+
+def ensure_can_grant_other(actor: Grantor, perms: Iterable[str]) -> None:
+    """The same for Django permissions (`app_label.codename`, e.g. storage.manage_all_files)."""
+    if actor.user.is_superuser:
+        return
+    missing = sorted(perm for perm in set(perms) if not actor.user.has_perm(perm))
+    if missing:
+        raise PermissionDenied(
+            gettext("You cannot grant permissions you do not hold: %(codes)s") % {"codes": ", ".join(missing[:5])}
+        )
+
+
+def permission_split(permissions: Iterable[Permission]) -> tuple[set[str], set[str]]:
+    """(API codes, other permissions as app_label.codename) of permissions with their content types loaded."""
+    codes: set[str] = set()
+    other: set[str] = set()
+    for permission in permissions:
+        if permission.content_type.model == API_PERMISSION_FILTER["content_type__model"]:
+            codes.add(permission.codename)
+        else:
+            other.add(f"{permission.content_type.app_label}.{permission.codename}")
+    return codes, other
+
+
+def ensure_can_assign_roles(actor: Grantor, roles: Iterable[Group]) -> None:
+    """Assigning a role grants its permissions: the actor must hold every one of them."""
+    for role in roles:
+        codes, other = permission_split(role.permissions.select_related("content_type"))
+        ensure_can_grant(actor, codes)
+        ensure_can_grant_other(actor, other)
+
+
+def _other_active_superusers(user: User) -> bool:
+    return User.objects.filter(is_superuser=True, is_active=True).exclude(pk=user.pk).exists()
+
+
+def ensure_can_create_user(actor: Grantor, *, is_superuser: bool, is_staff: bool = False) -> None:
+    if is_superuser and not actor.user.is_superuser:
+        raise PermissionDenied(gettext("Only superusers can create superusers"))
+    if is_staff and not actor.user.is_superuser:
+        raise PermissionDenied(gettext("Only superusers can give admin access"))
+
+
+def ensure_can_change_user(actor: Grantor, user: User, changes: Mapping[str, Any]) -> None:
+    """The rules for changing `user` (as stored) with `changes` (field -> new value)."""
+    if user.is_superuser and not actor.user.is_superuser:
+        raise PermissionDenied(gettext("Only superusers can change superusers"))
+    if "is_superuser" in changes and changes["is_superuser"] != user.is_superuser:
+        if not actor.user.is_superuser:
+            raise PermissionDenied(gettext("Only superusers can grant or remove the superuser flag"))
+        if not changes["is_superuser"] and user.is_active and not _other_active_superusers(user):
+            raise Conflict(gettext("The last active superuser cannot lose the flag"))
+    if "is_staff" in changes and changes["is_staff"] != user.is_staff and not actor.user.is_superuser:
+        raise PermissionDenied(gettext("Only superusers can give or remove admin access"))
+    if changes.get("is_active") is False:
+        if user.pk == actor.user.pk:
+            raise Conflict(gettext("You cannot deactivate yourself"))
+        if user.is_superuser and user.is_active and not _other_active_superusers(user):
+            raise Conflict(gettext("The last active superuser cannot be deactivated"))
+
+
+def ensure_can_delete_user(actor: Grantor, user: User) -> None:
+    if user.pk == actor.user.pk:
+        raise Conflict(gettext("You cannot delete yourself"))
+    if user.is_superuser and not actor.user.is_superuser:
+        raise PermissionDenied(gettext("Only superusers can delete superusers"))
+    if user.is_superuser and user.is_active and not _other_active_superusers(user):
+        raise Conflict(gettext("The last active superuser cannot be deleted"))
+
+
+def role_permissions_replace(role: Group, *, scope: Iterable[int], wanted: Iterable[int]) -> None:
+    """Make the role's permissions among `scope` (ids) exactly `wanted`; those outside `scope` are kept.
+
+    The API edits API codes only and the admin the permissions its form offers: neither drops the others.
+    """
+    scope_ids, wanted_ids = set(scope), set(wanted)
+    current = set(role.permissions.values_list("pk", flat=True))
+    if removed := (current & scope_ids) - wanted_ids:
+        role.permissions.remove(*removed)
+    if added := wanted_ids - current:
+        role.permissions.add(*added)
 
 
 def _permissions_for(codes: list[str]) -> list[Permission]:
@@ -41,33 +146,28 @@ def _permissions_for(codes: list[str]) -> list[Permission]:
     return permissions
 
 
-def _roles_for(actor: AuthContext, role_ids: list[int]) -> list[Group]:
-    roles = list(Group.objects.filter(pk__in=set(role_ids)).prefetch_related("permissions"))
+def _roles_for(actor: Grantor, role_ids: list[int]) -> list[Group]:
+    roles = list(Group.objects.filter(pk__in=set(role_ids)))
     unknown = sorted(set(role_ids) - {r.pk for r in roles})
     if unknown:
         raise ValidationFailed(
             "Unknown roles", data=[{"loc": ["body", "roles"], "msg": f"unknown role id {rid}"} for rid in unknown]
         )
-    for role in roles:  # assigning a role grants its permissions
-        _ensure_can_grant(
-            actor, [p.codename for p in role.permissions.all() if p.content_type.model == "apipermission"]
-        )
+    ensure_can_assign_roles(actor, roles)
     return roles
-
-
-def _other_active_superusers(user: User) -> bool:
-    return User.objects.filter(is_superuser=True, is_active=True).exclude(pk=user.pk).exists()
 
 
 # --- roles ----------------------------------------------------------------------------------------------
 
 
 @transaction.atomic
-def _role_write(actor: AuthContext, role: Group | None, data: dict[str, Any]) -> int:
+def _role_write(actor: Grantor, role: Group | None, data: dict[str, Any]) -> int:
     if "permissions" in data:
         permissions = _permissions_for(data["permissions"])
-        previous = set(role.permissions.values_list("codename", flat=True)) if role else set()
-        _ensure_can_grant(actor, set(data["permissions"]) - previous)
+        previous = (
+            set(role.permissions.filter(**API_PERMISSION_FILTER).values_list("codename", flat=True)) if role else set()
+        )
+        ensure_can_grant(actor, set(data["permissions"]) - previous)
     if role is None:
         role = Role(name=data["name"])
     elif "name" in data:
@@ -83,8 +183,9 @@ def _role_write(actor: AuthContext, role: Group | None, data: dict[str, Any]) ->
         setattr(profile, field, data[field])
     if changed:
         profile.save()
-    if "permissions" in data:
-        role.permissions.set(permissions)
+    if "permissions" in data:  # the API edits API codes only: other permissions (storage.*, ...) stay
+        api_ids = Permission.objects.filter(**API_PERMISSION_FILTER).values_list("pk", flat=True)
+        role_permissions_replace(role, scope=api_ids, wanted=[p.pk for p in permissions])
     return role.pk
 
 
@@ -104,7 +205,7 @@ async def role_update(*, actor: AuthContext, role_id: int, data: RoleIn | RolePa
 
 
 @transaction.atomic
-def _role_delete(actor: AuthContext, role_id: int) -> None:
+def _role_delete(actor: Grantor, role_id: int) -> None:
     role = Role.objects.filter(pk=role_id).prefetch_related("permissions").first()
     if role is None:
         raise NotFound("No such role")
@@ -130,9 +231,8 @@ def _set_password(user: User, password: str) -> None:
 
 
 @transaction.atomic
-def _user_create(actor: AuthContext, data: dict[str, Any], password: str) -> UUID:
-    if data["is_superuser"] and not actor.user.is_superuser:
-        raise PermissionDenied("Only superusers can create superusers")
+def _user_create(actor: Grantor, data: dict[str, Any], password: str) -> UUID:
+    ensure_can_create_user(actor, is_superuser=data["is_superuser"])
     roles = _roles_for(actor, data["roles"])
     user = User(
         username=data["username"],
@@ -159,22 +259,11 @@ async def user_create(*, actor: AuthContext, data: UserIn) -> dict[str, Any]:
 
 
 @transaction.atomic
-def _user_update(actor: AuthContext, user_id: UUID, changes: dict[str, Any], password: str | None) -> None:
+def _user_update(actor: Grantor, user_id: UUID, changes: dict[str, Any], password: str | None) -> None:
     user = User.objects.select_for_update().filter(pk=user_id).first()
     if user is None:
         raise NotFound("No such user")
-    if user.is_superuser and not actor.user.is_superuser:
-        raise PermissionDenied("Only superusers can change superusers")
-    if "is_superuser" in changes and changes["is_superuser"] != user.is_superuser:
-        if not actor.user.is_superuser:
-            raise PermissionDenied("Only superusers can grant or remove the superuser flag")
-        if not changes["is_superuser"] and user.is_active and not _other_active_superusers(user):
-            raise Conflict("The last active superuser cannot lose the flag")
-    if changes.get("is_active") is False:
-        if user.pk == actor.user.pk:
-            raise Conflict("You cannot deactivate yourself")
-        if user.is_superuser and user.is_active and not _other_active_superusers(user):
-            raise Conflict("The last active superuser cannot be deactivated")
+    ensure_can_change_user(actor, user, changes)
     for field in ("email", "full_name", "is_active", "is_superuser"):
         if field in changes:
             setattr(user, field, changes[field])
@@ -202,16 +291,11 @@ async def user_update(*, actor: AuthContext, user_id: UUID, data: UserPatch) -> 
 
 
 @transaction.atomic
-def _user_delete(actor: AuthContext, user_id: UUID) -> None:
+def _user_delete(actor: Grantor, user_id: UUID) -> None:
     user = User.objects.select_for_update().filter(pk=user_id).first()
     if user is None:
         raise NotFound("No such user")
-    if user.pk == actor.user.pk:
-        raise Conflict("You cannot delete yourself")
-    if user.is_superuser and not actor.user.is_superuser:
-        raise PermissionDenied("Only superusers can delete superusers")
-    if user.is_superuser and user.is_active and not _other_active_superusers(user):
-        raise Conflict("The last active superuser cannot be deleted")
+    ensure_can_delete_user(actor, user)
     user.delete()
 
 
