@@ -75,6 +75,9 @@ ADMIN_PERMISSIONS: Final[Mapping[str, tuple[str, ...]]] = {
     "storage.add_storedfile": (_code("POST", "/files/uploads"),),
     "storage.change_storedfile": (*FILES_READ, _code("POST", "/files/{file_id}/complete")),
     "storage.delete_storedfile": (_code("DELETE", "/files/{file_id}"), _code("DELETE", "/files/{file_id}/upload")),
+    # Online users (apps/console): the page lists who is online; kicking ends sessions like the force logout.
+    "console.view_onlineuser": (_code("GET", "/users/online"),),
+    "console.kick_onlineuser": (_code("GET", "/users/online"), _code("POST", "/users/{user_id}/logout")),
 }
 
 
