@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.http import HttpRequest
+from django.utils.translation import gettext_lazy
 from ninja.security import HttpBearer
 
 from apps.accounts import routes
@@ -69,7 +70,7 @@ def bearer_token(request: HttpRequest) -> str:
         raise NotAuthenticated()
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
-        raise TokenInvalid("Authorization header must be 'Bearer <access token>'")
+        raise TokenInvalid(gettext_lazy("Authorization header must be 'Bearer <access token>'"))
     return token.strip()
 
 

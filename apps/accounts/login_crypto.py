@@ -8,6 +8,7 @@ import secrets
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
 from django.conf import settings
+from django.utils.translation import gettext_lazy as _
 
 from apps.accounts.keys import login_key
 from apps.core.exceptions import BadRequest, ChallengeInvalid
@@ -35,18 +36,18 @@ def decrypt_secret(ciphertext_b64: str) -> tuple[str, str]:
     PKCS#1 v1.5 and OAEP-SHA1 ciphertexts do not decrypt under these parameters and are refused.
     """
     if not isinstance(ciphertext_b64, str) or len(ciphertext_b64) > MAX_CIPHERTEXT_CHARS:
-        raise BadRequest("password must be RSA-OAEP-256 encrypted with the served key")
+        raise BadRequest(_("password must be RSA-OAEP-256 encrypted with the served key"))
     try:
         ciphertext = base64.b64decode(ciphertext_b64, validate=True)
         plaintext = login_key().private_key.decrypt(ciphertext, _OAEP)
         document = json.loads(plaintext.decode("utf-8"))
     except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
-        raise BadRequest("password must be RSA-OAEP-256 encrypted with the served key") from exc
+        raise BadRequest(_("password must be RSA-OAEP-256 encrypted with the served key")) from exc
     if not isinstance(document, dict):
-        raise BadRequest("encrypted payload must be a JSON object {password, challenge}")
+        raise BadRequest(_("encrypted payload must be a JSON object {password, challenge}"))
     password, challenge = document.get("password"), document.get("challenge")
     if not isinstance(password, str) or not isinstance(challenge, str):
-        raise BadRequest("encrypted payload must be a JSON object {password, challenge}")
+        raise BadRequest(_("encrypted payload must be a JSON object {password, challenge}"))
     return password, challenge
 
 

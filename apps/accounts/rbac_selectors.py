@@ -7,6 +7,7 @@ from uuid import UUID
 
 from django.contrib.auth.models import Permission
 from django.db.models import Prefetch, Q
+from django.utils.translation import gettext_lazy as _
 
 from apps.accounts.authz import API_PERMISSION_FILTER
 from apps.accounts.models import ApiOperation, Role, User
@@ -122,7 +123,7 @@ _remembered_pages = _VersionedPages(limit=256)
 async def role_get(*, role_id: int) -> dict[str, Any]:
     role = await roles_queryset().filter(pk=role_id).afirst()
     if role is None:
-        raise NotFound("No such role")
+        raise NotFound(_("No such role"))
     return role_out(role)
 
 
@@ -160,5 +161,5 @@ async def user_list(*, filters: UserFilter, page: PageIn) -> dict[str, Any]:
 async def user_get(*, user_id: UUID) -> dict[str, Any]:
     user = await users_queryset().filter(pk=user_id).afirst()
     if user is None:
-        raise NotFound("No such user")
+        raise NotFound(_("No such user"))
     return user_out(user)

@@ -8,6 +8,7 @@ attempt keeps its slot (it is the failure); a successful one gives its IP slot b
 """
 
 from django.conf import settings
+from django.utils.translation import gettext_lazy as _
 
 from apps.core.exceptions import RateLimited
 from apps.core.redis import async_redis, key
@@ -43,7 +44,7 @@ async def throttle_reserve(*, username: str, ip: str | None) -> None:
     if retry_after:
         # A refused attempt is not a failure: give back what it took, so the counters keep counting failures.
         await throttle_release(username=username, ip=ip)
-        raise RateLimited("Too many failed logins; try again later", retry_after=retry_after)
+        raise RateLimited(_("Too many failed logins; try again later"), retry_after=retry_after)
 
 
 async def throttle_release(*, username: str, ip: str | None) -> None:

@@ -5,6 +5,7 @@ import json
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse
+from django.utils.functional import Promise
 from ninja.renderers import JSONRenderer
 from ninja.responses import NinjaJSONEncoder
 
@@ -26,16 +27,17 @@ class Enveloped(dict[str, Any]):
     """A body that already is an envelope (errors); the renderer passes it through untouched."""
 
 
-def envelope(code: int, message: str, data: Any = None) -> Enveloped:
+def envelope(code: int, message: str | Promise, data: Any = None) -> Enveloped:
+    """A lazy message is rendered with the body, in the language active then (the request's)."""
     return Enveloped(code=int(code), message=message, data=data)
 
 
-def error_body(code: ErrorCode, message: str | None = None, data: Any = None) -> Enveloped:
+def error_body(code: ErrorCode, message: str | Promise | None = None, data: Any = None) -> Enveloped:
     return envelope(code, message or DEFAULT_MESSAGES[code], data)
 
 
 def json_error_response(
-    status: int, code: ErrorCode | None = None, message: str | None = None, data: Any = None
+    status: int, code: ErrorCode | None = None, message: str | Promise | None = None, data: Any = None
 ) -> HttpResponse:
     """An envelope response built outside Ninja (middleware, catch-all views)."""
     body = error_body(code or code_for_status(status), message, data)

@@ -1,7 +1,19 @@
-"""Business error codes and the domain exceptions services raise; config/api.py maps them to the envelope."""
+"""Business error codes and the domain exceptions services raise; config/api.py maps them to the envelope.
+
+Messages are lazy translations: they are rendered when the response is, in the request's language.
+"""
 
 from enum import IntEnum
-from typing import Any
+from typing import Any, cast
+
+from django.utils.functional import Promise
+from django.utils.translation import gettext_lazy
+
+
+def _(message: str) -> str:
+    """A lazy translation typed as the str it renders to: these defaults go wherever a str goes (envelopes,
+    websocket frames, close reasons), and every JSON encoder of the project renders them."""
+    return cast(str, gettext_lazy(message))
 
 
 class ErrorCode(IntEnum):
@@ -30,24 +42,24 @@ class ErrorCode(IntEnum):
 
 
 DEFAULT_MESSAGES: dict[ErrorCode, str] = {
-    ErrorCode.OK: "OK",
-    ErrorCode.BAD_REQUEST: "Bad request",
-    ErrorCode.NOT_AUTHENTICATED: "Not authenticated",
-    ErrorCode.TOKEN_EXPIRED: "Token expired",
-    ErrorCode.TOKEN_INVALID: "Token invalid",
-    ErrorCode.SESSION_REVOKED: "Session revoked",
-    ErrorCode.BAD_CREDENTIALS: "Invalid username or password",
-    ErrorCode.CHALLENGE_INVALID: "Login challenge invalid, expired or already used",
-    ErrorCode.PERMISSION_DENIED: "Permission denied",
-    ErrorCode.NOT_FOUND: "Not found",
-    ErrorCode.METHOD_NOT_ALLOWED: "Method not allowed",
-    ErrorCode.CONFLICT: "Conflict",
-    ErrorCode.PAYLOAD_TOO_LARGE: "Payload too large",
-    ErrorCode.UNSUPPORTED_MEDIA_TYPE: "Unsupported media type",
-    ErrorCode.VALIDATION_ERROR: "Validation error",
-    ErrorCode.RATE_LIMITED: "Too many requests",
-    ErrorCode.INTERNAL_ERROR: "Internal server error",
-    ErrorCode.SERVICE_UNAVAILABLE: "Service unavailable",
+    ErrorCode.OK: "OK",  # the contract's success message, the same in every language
+    ErrorCode.BAD_REQUEST: _("Bad request"),
+    ErrorCode.NOT_AUTHENTICATED: _("Not authenticated"),
+    ErrorCode.TOKEN_EXPIRED: _("Token expired"),
+    ErrorCode.TOKEN_INVALID: _("Token invalid"),
+    ErrorCode.SESSION_REVOKED: _("Session revoked"),
+    ErrorCode.BAD_CREDENTIALS: _("Invalid username or password"),
+    ErrorCode.CHALLENGE_INVALID: _("Login challenge invalid, expired or already used"),
+    ErrorCode.PERMISSION_DENIED: _("Permission denied"),
+    ErrorCode.NOT_FOUND: _("Not found"),
+    ErrorCode.METHOD_NOT_ALLOWED: _("Method not allowed"),
+    ErrorCode.CONFLICT: _("Conflict"),
+    ErrorCode.PAYLOAD_TOO_LARGE: _("Payload too large"),
+    ErrorCode.UNSUPPORTED_MEDIA_TYPE: _("Unsupported media type"),
+    ErrorCode.VALIDATION_ERROR: _("Validation error"),
+    ErrorCode.RATE_LIMITED: _("Too many requests"),
+    ErrorCode.INTERNAL_ERROR: _("Internal server error"),
+    ErrorCode.SERVICE_UNAVAILABLE: _("Service unavailable"),
 }
 
 _BY_STATUS: dict[int, ErrorCode] = {}
@@ -67,11 +79,22 @@ class DomainError(Exception):
 
     code: ErrorCode = ErrorCode.BAD_REQUEST
 
-    def __init__(self, message: str | None = None, *, data: Any = None, headers: dict[str, str] | None = None):
-        self.message = message or DEFAULT_MESSAGES[self.code]
+    def __init__(
+        self, message: str | Promise | None = None, *, data: Any = None, headers: dict[str, str] | None = None
+    ):
+        self._message = message or DEFAULT_MESSAGES[self.code]
         self.data = data
         self.headers = headers or {}
-        super().__init__(self.message)
+        super().__init__(self._message)
+
+    @property
+    def message(self) -> str:
+        """The message in the language active where it is read (the request's, when a response is built)."""
+        return str(self._message)
+
+    @message.setter
+    def message(self, value: str | Promise) -> None:
+        self._message = value
 
     @property
     def status(self) -> int:
@@ -131,7 +154,7 @@ class ValidationFailed(DomainError):
 
     code = ErrorCode.VALIDATION_ERROR
 
-    def __init__(self, message: str | None = None, *, loc: list[str | int] | None = None, **kwargs: Any):
+    def __init__(self, message: str | Promise | None = None, *, loc: list[str | int] | None = None, **kwargs: Any):
         if loc is not None and "data" not in kwargs:
             kwargs["data"] = [{"loc": loc, "msg": message or DEFAULT_MESSAGES[self.code]}]
         super().__init__(message, **kwargs)
@@ -140,7 +163,7 @@ class ValidationFailed(DomainError):
 class RateLimited(DomainError):
     code = ErrorCode.RATE_LIMITED
 
-    def __init__(self, message: str | None = None, *, retry_after: int, **kwargs: Any):
+    def __init__(self, message: str | Promise | None = None, *, retry_after: int, **kwargs: Any):
         self.retry_after = max(1, int(retry_after))
         super().__init__(message, headers={"Retry-After": str(self.retry_after)}, **kwargs)
 
@@ -154,6 +177,6 @@ class ServiceUnavailable(DomainError):
 
     code = ErrorCode.SERVICE_UNAVAILABLE
 
-    def __init__(self, message: str | None = None, **kwargs: Any):
+    def __init__(self, message: str | Promise | None = None, **kwargs: Any):
         kwargs["headers"] = {"Retry-After": str(SERVICE_RETRY_AFTER), **kwargs.get("headers", {})}
         super().__init__(message, **kwargs)

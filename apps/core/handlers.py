@@ -8,6 +8,8 @@ from django import db
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig
 from django.http import Http404, HttpRequest, HttpResponse
+from django.utils.functional import Promise
+from django.utils.translation import gettext_lazy as _
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 from pymongo import errors as pymongo_errors
@@ -32,7 +34,7 @@ def _respond(
     api: NinjaAPI,
     request: HttpRequest,
     code: ErrorCode,
-    message: str | None = None,
+    message: str | Promise | None = None,
     data: Any = None,
     status: int | None = None,
     headers: dict[str, str] | None = None,
@@ -44,7 +46,12 @@ def _respond(
 
 
 def _validation_items(errors: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [{"loc": list(e.get("loc", [])), "msg": str(e.get("msg", "invalid"))} for e in errors]
+    # Our own messages stay lazy until the body is rendered; pydantic's are plain English text.
+    return [{"loc": list(e.get("loc", [])), "msg": _msg(e.get("msg", "invalid"))} for e in errors]
+
+
+def _msg(value: Any) -> str | Promise:
+    return value if isinstance(value, Promise) else str(value)
 
 
 def install_exception_handlers(api: NinjaAPI) -> None:
@@ -59,9 +66,9 @@ def install_exception_handlers(api: NinjaAPI) -> None:
 
     def on_http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
         code = code_for_status(exc.status_code)
-        message = str(exc)
-        if message.startswith("Cannot parse request body"):
-            message = "Malformed request body: expected a JSON object"  # never echo parser internals
+        message: str | Promise = str(exc)
+        if str(message).startswith("Cannot parse request body"):
+            message = _("Malformed request body: expected a JSON object")  # never echo parser internals
         return _respond(api, request, code, message, status=exc.status_code)
 
     def on_not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
@@ -93,7 +100,7 @@ def install_exception_handlers(api: NinjaAPI) -> None:
                 "sqlstate": getattr(exc.__cause__, "sqlstate", None),
             },
         )
-        return _respond(api, request, ErrorCode.BAD_REQUEST, "Bad request: a value is out of range or not storable")
+        return _respond(api, request, ErrorCode.BAD_REQUEST, _("Bad request: a value is out of range or not storable"))
 
     def on_unexpected(request: HttpRequest, exc: Exception) -> HttpResponse:
         logger.exception(

@@ -7,6 +7,7 @@ from typing import Any, NoReturn
 
 from django.http import HttpRequest
 from django.utils.datastructures import MultiValueDict
+from django.utils.translation import gettext_lazy as _
 from ninja.errors import ValidationError
 from ninja.parser import Parser
 
@@ -70,5 +71,5 @@ class StrictJSONParser(Parser):
         source = "query" if data is request.GET else "form"
         for key, values in data.lists():
             if any(isinstance(value, str) and NUL in value for value in values):
-                raise ValidationError([{"loc": [source, key], "msg": "must not contain NUL characters"}])
+                raise ValidationError([{"loc": [source, key], "msg": _("must not contain NUL characters")}])
         return super().parse_querydict(data, list_fields, request)

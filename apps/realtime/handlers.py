@@ -3,6 +3,7 @@
 from typing import Any
 
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from apps.core.exceptions import PermissionDenied
 from apps.core.pagination import PageIn
@@ -37,7 +38,7 @@ async def room_leave(msg: RoomIn, rooms: Rooms = Depends(connection_rooms)) -> R
 @events.on("chat.send")
 async def chat_send(msg: ChatSend, user: CurrentUser, rooms: Rooms = Depends(connection_rooms)) -> None:
     if msg.room not in rooms:
-        raise PermissionDenied("Join the room first")
+        raise PermissionDenied(_("Join the room first"))
     message = ChatMessage(
         room=msg.room,
         text=msg.text,

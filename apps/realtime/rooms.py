@@ -3,6 +3,7 @@
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
+from django.utils.translation import gettext_lazy as _
 
 from apps.core.exceptions import BadRequest
 from apps.realtime.injection import Connection
@@ -28,7 +29,9 @@ class Rooms:
         if room in self._connection.rooms:
             return
         if len(self._connection.rooms) >= settings.WS_MAX_ROOMS_PER_CONNECTION:
-            raise BadRequest(f"A connection may be in at most {settings.WS_MAX_ROOMS_PER_CONNECTION} rooms")
+            raise BadRequest(
+                _("A connection may be in at most %(count)s rooms") % {"count": settings.WS_MAX_ROOMS_PER_CONNECTION}
+            )
         await self._connection.group_join(room_group(room))
         self._connection.rooms.add(room)
 

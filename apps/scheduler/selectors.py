@@ -7,6 +7,7 @@ from typing import Any
 
 from asgiref.sync import sync_to_async
 from celery import current_app
+from django.utils.translation import gettext_lazy as _
 from django_celery_beat.models import PeriodicTask
 
 from apps.core.exceptions import NotFound
@@ -106,7 +107,7 @@ async def schedule_get(*, schedule_id: int) -> dict[str, Any]:
     try:
         task = await PeriodicTask.objects.select_related(*SCHEDULE_RELATIONS).aget(pk=schedule_id)
     except PeriodicTask.DoesNotExist:
-        raise NotFound("schedule not found") from None
+        raise NotFound(_("schedule not found")) from None
     return schedule_out(task)
 
 
@@ -179,5 +180,5 @@ async def task_run_list(*, filters: TaskRunFilter, page: PageIn) -> dict[str, An
 async def task_run_get(*, task_id: str) -> dict[str, Any]:
     record = await _task_run_get(task_id)
     if record is None:
-        raise NotFound("task run not found")
+        raise NotFound(_("task run not found"))
     return record

@@ -14,6 +14,7 @@ from celery import current_app
 from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
+from django.utils.translation import gettext_lazy as _
 from django_celery_beat.models import ClockedSchedule, CrontabSchedule, IntervalSchedule, PeriodicTask
 from kombu.exceptions import OperationalError
 
@@ -30,7 +31,7 @@ Spec = IntervalSpec | CrontabSpec | ClockedSpec
 
 def _ensure_registered(task: str) -> None:
     if task not in registered_task_names():
-        raise ValidationFailed(f"unknown task {task!r}: see /tasks/registered", loc=[*BODY, "task"])
+        raise ValidationFailed(_("unknown task %(task)r: see /tasks/registered") % {"task": task}, loc=[*BODY, "task"])
 
 
 def check_arguments(task_name: str, args: list[Any], kwargs: dict[str, Any], *, loc: Sequence[str | int]) -> None:
@@ -105,7 +106,7 @@ def _drop_orphan_clocked(clocked_id: int | None) -> None:
 
 def _save(task: PeriodicTask) -> None:
     if task.clocked_id is not None and not task.one_off:
-        raise ValidationFailed("a clocked schedule runs once: one_off must be true", loc=[*BODY, "one_off"])
+        raise ValidationFailed(_("a clocked schedule runs once: one_off must be true"), loc=[*BODY, "one_off"])
     try:
         with transaction.atomic():  # a savepoint, so an IntegrityError leaves the outer block usable
             task.save()
@@ -150,7 +151,7 @@ def _update(schedule_id: int, data: SchedulePatch) -> None:
     try:
         task = PeriodicTask.objects.select_for_update().get(pk=schedule_id)
     except PeriodicTask.DoesNotExist:
-        raise NotFound("schedule not found") from None
+        raise NotFound(_("schedule not found")) from None
     sent = data.model_fields_set
     if "name" in sent and data.name != task.name:
         if PeriodicTask.objects.filter(name=data.name).exclude(pk=task.pk).exists():
@@ -194,7 +195,7 @@ async def schedule_update(*, schedule_id: int, data: SchedulePatch) -> dict[str,
 def _delete(schedule_id: int) -> None:
     task = PeriodicTask.objects.select_for_update().filter(pk=schedule_id).first()
     if task is None:
-        raise NotFound("schedule not found")
+        raise NotFound(_("schedule not found"))
     clocked_id = task.clocked_id
     task.delete()
     _drop_orphan_clocked(clocked_id)
@@ -220,7 +221,7 @@ def _publish(row: PeriodicTask) -> str:
     try:
         result = task.apply_async(args=args, kwargs=kwargs, headers=headers, **options)
     except OperationalError:
-        raise ServiceUnavailable("the task broker is unavailable") from None
+        raise ServiceUnavailable(_("the task broker is unavailable")) from None
     return str(result.id)
 
 
@@ -229,7 +230,7 @@ async def schedule_run(*, schedule_id: int) -> str:
     try:
         row = await PeriodicTask.objects.aget(pk=schedule_id)
     except PeriodicTask.DoesNotExist:
-        raise NotFound("schedule not found") from None
+        raise NotFound(_("schedule not found")) from None
     if row.task not in registered_task_names():
-        raise ValidationFailed(f"the schedule's task {row.task!r} is not registered", loc=["task"])
+        raise ValidationFailed(_("the schedule's task %(task)r is not registered") % {"task": row.task}, loc=["task"])
     return await sync_to_async(_publish)(row)

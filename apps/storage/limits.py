@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Literal
 
 from django.conf import settings
+from django.utils.translation import gettext_lazy as _
 
 from apps.core.exceptions import PayloadTooLarge, UnsupportedMediaType, ValidationFailed
 
@@ -49,7 +50,7 @@ def sanitize_filename(name: str) -> str:
     # extensions), surrogates and private-use characters.
     name = "".join(ch for ch in name if not unicodedata.category(ch).startswith("C")).strip()
     if name.strip(".") == "":
-        raise ValidationFailed("filename is empty once path and control characters are removed", loc=_FILENAME_LOC)
+        raise ValidationFailed(_("filename is empty once path and control characters are removed"), loc=_FILENAME_LOC)
     return _truncate_keeping_extension(name, MAX_FILENAME_BYTES)
 
 
@@ -84,9 +85,9 @@ def check_upload_limits(*, size: int, content_type: str) -> str:
     """Refuse an upload before any URL is issued; returns the normalised content type."""
     normalized = normalize_content_type(content_type)
     if not content_type_allowed(normalized, list(settings.FILE_ALLOWED_CONTENT_TYPES)):
-        raise UnsupportedMediaType(f"content type {normalized or content_type!r} is not allowed")
+        raise UnsupportedMediaType(_("content type %(type)r is not allowed") % {"type": normalized or content_type})
     if size > settings.FILE_MAX_SIZE:
-        raise PayloadTooLarge(f"file is larger than the {settings.FILE_MAX_SIZE} bytes allowed")
+        raise PayloadTooLarge(_("file is larger than the %(size)s bytes allowed") % {"size": settings.FILE_MAX_SIZE})
     return normalized
 
 
@@ -108,7 +109,7 @@ def plan_upload(size: int) -> UploadPlan:
     if math.ceil(size / part_size) > max_parts:
         part_size = math.ceil(size / max_parts / MIB) * MIB
     if part_size > S3_MAX_PART_SIZE:
-        raise PayloadTooLarge("file is too large for the configured number of parts")
+        raise PayloadTooLarge(_("file is too large for the configured number of parts"))
     return UploadPlan(strategy="multipart", part_size=part_size, part_count=math.ceil(size / part_size))
 
 

@@ -16,6 +16,7 @@ import urllib3
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.utils.http import content_disposition_header
+from django.utils.translation import gettext_lazy as _
 from minio.datatypes import Part
 from minio.error import MinioException, S3Error
 
@@ -66,10 +67,10 @@ def _s3_errors() -> Iterator[None]:
         yield
     except S3Error as exc:
         logger.warning("object storage refused a request", extra={"s3_code": exc.code})
-        raise ServiceUnavailable("object storage is unavailable") from exc
+        raise ServiceUnavailable(_("object storage is unavailable")) from exc
     except (urllib3.exceptions.HTTPError, MinioException, OSError) as exc:
         logger.warning("object storage unreachable", extra={"error_type": type(exc).__name__})
-        raise ServiceUnavailable("object storage is unavailable") from exc
+        raise ServiceUnavailable(_("object storage is unavailable")) from exc
 
 
 def bucket_name() -> str:
@@ -159,7 +160,7 @@ def complete_multipart(key: str, *, upload_id: str, parts: list[tuple[int, str]]
             )
         except S3Error as exc:
             if exc.code in _COMPLETE_CONFLICTS:
-                raise Conflict("the uploaded parts do not form the announced file") from exc
+                raise Conflict(_("the uploaded parts do not form the announced file")) from exc
             raise
     return (result.etag or "").strip('"')
 

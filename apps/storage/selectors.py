@@ -5,6 +5,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db.models import QuerySet
+from django.utils.translation import gettext_lazy as _
 
 from apps.accounts.models import User
 from apps.core.exceptions import Conflict, NotFound
@@ -29,7 +30,7 @@ async def file_get(*, actor: User, file_id: uuid.UUID) -> StoredFile:
     try:
         return await (await visible_files(actor=actor)).aget(pk=file_id)
     except StoredFile.DoesNotExist:
-        raise NotFound("file not found") from None
+        raise NotFound(_("file not found")) from None
 
 
 async def file_list(*, actor: User, filters: FileFilter, page: PageIn) -> dict[str, Any]:
@@ -49,12 +50,12 @@ async def file_download_url(*, actor: User, file_id: uuid.UUID, expires_in: int 
     """A presigned GET (at most 7 days) for a ready file whose object is still the one that was completed."""
     file = await file_get(actor=actor, file_id=file_id)
     if not file.is_ready:
-        raise Conflict("the file has not been uploaded completely")
+        raise Conflict(_("the file has not been uploaded completely"))
     # A single-PUT URL stays valid until it expires, so the object could have been replaced after completion:
     # only hand out the bytes that were verified.
     info = await objects.astat(file.object_key, bucket=file.bucket)
     if info is None or info.size != file.size or (file.etag and info.etag != file.etag):
-        raise Conflict("the stored object is missing or no longer matches the file")
+        raise Conflict(_("the stored object is missing or no longer matches the file"))
     ttl = clamp_url_ttl(expires_in or settings.FILE_DOWNLOAD_URL_TTL)
     url = await objects.apresign_get(
         file.object_key, expires_in=ttl, filename=file.filename, content_type=file.content_type, bucket=file.bucket

@@ -7,6 +7,7 @@ from typing import Any
 
 from django.conf import settings
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from apps.accounts.models import User
 from apps.core.exceptions import Conflict, ServiceUnavailable, ValidationFailed
@@ -107,14 +108,17 @@ async def upload_complete(*, actor: User, file_id: uuid.UUID, parts: list[Comple
             if info is None or info.size != file.size:
                 raise
     elif parts:
-        raise ValidationFailed("parts are only sent for multipart uploads", loc=["body", "payload", "parts"])
+        raise ValidationFailed(_("parts are only sent for multipart uploads"), loc=["body", "payload", "parts"])
 
     info = await objects.astat(file.object_key, bucket=file.bucket)
     if info is None:
-        raise Conflict("the object has not been uploaded")
+        raise Conflict(_("the object has not been uploaded"))
     if info.size != file.size:
         await _discard_wrong_object(file)
-        raise Conflict(f"the uploaded object has {info.size} bytes, {file.size} were announced")
+        raise Conflict(
+            _("the uploaded object has %(actual)s bytes, %(announced)s were announced")
+            % {"actual": info.size, "announced": file.size}
+        )
 
     now = timezone.now()
     await StoredFile.objects.filter(pk=file.pk, status=StoredFile.Status.PENDING).aupdate(
@@ -129,22 +133,22 @@ async def _assemble_parts(file: StoredFile, announced: list[CompletedPart] | Non
     assert file.part_size is not None
     held = await objects.alist_parts(file.object_key, upload_id=file.upload_id, bucket=file.bucket)
     if held is None:
-        raise Conflict("the multipart upload no longer exists")
+        raise Conflict(_("the multipart upload no longer exists"))
     by_number = {part.part_number: part for part in held}
     expected = expected_part_sizes(size=file.size, part_size=file.part_size)
     missing = [number for number in range(1, len(expected) + 1) if number not in by_number]
     if missing:
-        raise Conflict(f"parts not uploaded yet: {missing[:20]}")
+        raise Conflict(_("parts not uploaded yet: %(parts)s") % {"parts": missing[:20]})
     unexpected = sorted(set(by_number) - set(range(1, len(expected) + 1)))
     if unexpected:
-        raise Conflict(f"parts beyond the announced size: {unexpected[:20]}")
+        raise Conflict(_("parts beyond the announced size: %(parts)s") % {"parts": unexpected[:20]})
     wrong = [number for number, size in enumerate(expected, start=1) if by_number[number].size != size]
     if wrong:
-        raise Conflict(f"parts with the wrong size: {wrong[:20]}")
+        raise Conflict(_("parts with the wrong size: %(parts)s") % {"parts": wrong[:20]})
     if announced is not None:
         sent = {(part.part_number, part.etag.strip().strip('"')) for part in announced}
         if sent != {(number, part.etag) for number, part in by_number.items()}:
-            raise Conflict("the parts sent do not match the parts uploaded")
+            raise Conflict(_("the parts sent do not match the parts uploaded"))
     await objects.acomplete_multipart(
         file.object_key,
         upload_id=file.upload_id,
@@ -165,7 +169,7 @@ async def upload_abort(*, actor: User, file_id: uuid.UUID) -> None:
     """Abort an unfinished upload: parts, any object and the record go."""
     file = await file_get(actor=actor, file_id=file_id)
     if file.is_ready:
-        raise Conflict("the upload is already complete; delete the file instead")
+        raise Conflict(_("the upload is already complete; delete the file instead"))
     await file_purge(file=file)
 
 

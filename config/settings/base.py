@@ -41,6 +41,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "apps.core.middleware.RequestIdMiddleware",
     "apps.core.middleware.AccessLogMiddleware",
+    # Before the error envelope, so the envelopes it builds are in the request's language too.
+    "apps.core.i18n.LocaleMiddleware",
     "apps.core.middleware.ApiErrorEnvelopeMiddleware",
     "apps.audit.middleware.OperationLogMiddleware",
     # Django's own middleware through adapters (apps/core/middleware.py): header-only hooks run on the event
@@ -113,6 +115,8 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 
 LANGUAGE_CODE = "en-us"
+LANGUAGES = [("en", "English"), ("zh-hans", "简体中文")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE: str = env.str("TIME_ZONE", default="UTC")
 USE_I18N = True
 USE_TZ = True

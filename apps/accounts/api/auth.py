@@ -5,6 +5,7 @@ from typing import Any
 
 from django.conf import settings
 from django.http import HttpRequest, JsonResponse
+from django.utils.translation import gettext_lazy as _
 from ninja import Router
 
 from apps.accounts import keys, selectors
@@ -122,7 +123,7 @@ async def session_delete(request: HttpRequest, session_id: str) -> None:
     context = _context(request)
     ended = await sessions_end(user_id=str(context.user.pk), session_ids=[session_id], reason="session_delete")
     if not ended:
-        raise NotFound("No such session")
+        raise NotFound(_("No such session"))
 
 
 @router.post("/password", summary="Change the password; other sessions end")

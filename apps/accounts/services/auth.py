@@ -10,6 +10,7 @@ from django.contrib.auth import authenticate
 from django.contrib.auth.models import update_last_login
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.utils.translation import gettext_lazy as _
 
 from apps.accounts.login_crypto import decrypt_with_challenge
 from apps.accounts.models import User
@@ -144,7 +145,7 @@ async def token_refresh(*, refresh_token: str, client: ClientInfo) -> TokenPair:
     if session_user is None or session_user != claims.sub:
         raise SessionRevoked()
     if ua_hash != user_agent_hash(client.user_agent):
-        raise TokenInvalid("refresh token is bound to another client")
+        raise TokenInvalid(_("refresh token is bound to another client"))
     user = await User.objects.filter(pk=claims.sub).only("is_active").afirst()
     if user is None or not user.is_active:
         await sessions_end(user_id=claims.sub, session_ids=[claims.sid], reason="deactivated")
@@ -154,7 +155,7 @@ async def token_refresh(*, refresh_token: str, client: ClientInfo) -> TokenPair:
     if rotation is Rotation.REUSED:
         logger.warning("refresh token reuse detected; session ended", extra={"user_id": claims.sub})
         await sessions_end(user_id=claims.sub, session_ids=[claims.sid], reason="refresh_reuse")
-        raise SessionRevoked("Refresh token reuse detected; the session was ended")
+        raise SessionRevoked(_("Refresh token reuse detected; the session was ended"))
     if rotation is Rotation.MISSING:
         raise SessionRevoked()
     return _issue_pair(user_id=claims.sub, session_id=claims.sid, refresh_jti=next_jti)
@@ -173,7 +174,7 @@ async def password_change(*, user: User, session_id: str, old_password: str, new
     old_plain, new_plain = await decrypt_with_challenge(old_password, new_password)
     account = await User.objects.aget(pk=user.pk)
     if not await sync_to_async(account.check_password)(old_plain):
-        raise BadCredentials("Current password is wrong")
+        raise BadCredentials(_("Current password is wrong"))
     try:
         await sync_to_async(validate_password)(new_plain, account)
     except DjangoValidationError as exc:
