@@ -74,7 +74,7 @@ def schemathesis_run(base: str, name: str, token: str | None, seed: int, seconds
 
 def main() -> int:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--seconds-per-run", type=int, default=int(os.environ.get("FUZZ_SECONDS_PER_RUN", "70")))
+    parser.add_argument("--seconds-per-run", type=int, default=int(os.environ.get("FUZZ_SECONDS_PER_RUN", "65")))
     parser.add_argument("--seed", type=int, default=int(os.environ.get("FUZZ_SEED", "20261207")))
     options = parser.parse_args()
     report_dir = ROOT / ".artifacts" / "fuzz"
