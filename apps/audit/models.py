@@ -6,14 +6,15 @@ granted `audit.view_operationlogentry` / `audit.view_loginlogentry` with the sto
 """
 
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 
 class OperationLogEntry(models.Model):
     class Meta:
         managed = False
         default_permissions = ("view",)
-        verbose_name = "operation log"
-        verbose_name_plural = "operation logs"
+        verbose_name = _("operation log")
+        verbose_name_plural = _("operation logs")
 
     def __str__(self) -> str:
         return "operation log"
@@ -23,8 +24,8 @@ class LoginLogEntry(models.Model):
     class Meta:
         managed = False
         default_permissions = ("view",)
-        verbose_name = "login log"
-        verbose_name_plural = "login logs"
+        verbose_name = _("login log")
+        verbose_name_plural = _("login logs")
 
     def __str__(self) -> str:
         return "login log"

@@ -19,9 +19,11 @@ def language_from_accept_header(header: str) -> str:
 
     Django's own matching: q-values ordered, regional variants fall back to their script or generic code.
     """
-    for code, _quality in trans_real.parse_accept_lang_header(header):
+    for code, quality in trans_real.parse_accept_lang_header(header):
         if code == "*":
             break
+        if quality <= 0:  # q=0: "not this one" (RFC 9110)
+            continue
         try:
             return translation.get_supported_language_variant(code)
         except LookupError:

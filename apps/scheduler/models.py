@@ -5,14 +5,15 @@ models. Roles can be granted `scheduler.view_taskrunentry` with the stock permis
 """
 
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 
 class TaskRunEntry(models.Model):
     class Meta:
         managed = False
         default_permissions = ("view",)
-        verbose_name = "task run"
-        verbose_name_plural = "task runs"
+        verbose_name = _("task run")
+        verbose_name_plural = _("task runs")
 
     def __str__(self) -> str:
         return f"task run {self.pk}"

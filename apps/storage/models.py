@@ -1,5 +1,6 @@
 from django.conf import settings
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 from apps.core.ids import new_uuid7
 
@@ -21,15 +22,15 @@ class StoredFile(models.Model):
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="stored_files")
     bucket = models.CharField(max_length=63)
     object_key = models.CharField(max_length=1024)
-    filename = models.CharField(max_length=255, help_text="Client's name, sanitised; never part of the key.")
-    size = models.PositiveBigIntegerField(help_text="Bytes, as announced and verified on completion.")
+    filename = models.CharField(max_length=255, help_text=_("Client's name, sanitised; never part of the key."))
+    size = models.PositiveBigIntegerField(help_text=_("Bytes, as announced and verified on completion."))
     content_type = models.CharField(max_length=255)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
     strategy = models.CharField(max_length=16, choices=Strategy.choices)
-    upload_id = models.CharField(max_length=1024, blank=True, help_text="S3 multipart upload id while pending.")
+    upload_id = models.CharField(max_length=1024, blank=True, help_text=_("S3 multipart upload id while pending."))
     part_size = models.PositiveBigIntegerField(null=True, blank=True)
     part_count = models.PositiveIntegerField(default=1)
-    etag = models.CharField(max_length=255, blank=True, help_text="ETag the S3 server reported on completion.")
+    etag = models.CharField(max_length=255, blank=True, help_text=_("ETag the S3 server reported on completion."))
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     completed_at = models.DateTimeField(null=True, blank=True)
