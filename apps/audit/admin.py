@@ -29,12 +29,11 @@ from apps.audit.selectors import (
     operation_log_get,
     operation_log_page,
 )
-from apps.core.admin import DocumentListAdmin, ListFilter, badge, clipped, http_status_tone, moment
+from apps.core.admin import TIME_HINT, DocumentListAdmin, ListFilter, badge, clipped, http_status_tone, moment
 
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
 # `status=5xx` (any case) filters a class of statuses; anything else must be one exact status.
 STATUS_CLASS = re.compile(r"([1-5])xx", re.IGNORECASE)
-TIME_HINT = _("YYYY-MM-DD or YYYY-MM-DDTHH:MM (UTC)")
 
 
 class _LogAdmin(DocumentListAdmin):
@@ -90,8 +89,8 @@ class OperationLogAdmin(_LogAdmin):
         ListFilter("path", _("Path contains")),
         ListFilter("username", _("Username contains")),
         ListFilter("user_id", _("User id")),
-        ListFilter("since", _("Since"), placeholder=TIME_HINT),
-        ListFilter("until", _("Until"), placeholder=TIME_HINT),
+        ListFilter("since", _("Since (UTC)"), placeholder=TIME_HINT, width="w-48"),
+        ListFilter("until", _("Until (UTC)"), placeholder=TIME_HINT, width="w-48"),
     ]
     search_placeholder = _("Path, username, request id or IP")
     headers = [_("Time (UTC)"), _("Method"), _("Path"), _("Status"), _("User"), _("IP"), _("ms")]
@@ -137,10 +136,10 @@ class OperationLogAdmin(_LogAdmin):
         return [
             self.detail_link(row, moment(row.get("created_at"))),
             badge(row.get("method") or "-", "primary" if row.get("method") != "GET" else "default"),
-            clipped(row.get("path"), 48),
+            clipped(row.get("path"), 40),
             badge(status if status is not None else "-", http_status_tone(status)),
-            clipped(row.get("username"), 20),
-            clipped(row.get("ip"), 20),
+            clipped(row.get("username"), 14),
+            clipped(row.get("ip"), 18),
             f"{row['duration_ms']:.1f}" if row.get("duration_ms") is not None else "-",
         ]
 
@@ -155,8 +154,8 @@ class LoginLogAdmin(_LogAdmin):
         ListFilter("username", _("Username contains")),
         ListFilter("ip", _("IP")),
         ListFilter("user_id", _("User id")),
-        ListFilter("since", _("Since"), placeholder=TIME_HINT),
-        ListFilter("until", _("Until"), placeholder=TIME_HINT),
+        ListFilter("since", _("Since (UTC)"), placeholder=TIME_HINT, width="w-48"),
+        ListFilter("until", _("Until (UTC)"), placeholder=TIME_HINT, width="w-48"),
     ]
     search_placeholder = _("Username, IP or reason")
     headers = [_("Time (UTC)"), _("Username"), _("Result"), _("Reason"), _("IP"), _("Browser"), _("OS")]

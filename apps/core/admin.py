@@ -47,6 +47,9 @@ PAST_THE_END = 10**MAX_PAGE_DIGITS
 EXPORT_MAX_ROWS = 50_000
 EXPORT_BATCH = 500
 
+# The placeholder of time filters: what they take besides full ISO-8601 (naive = UTC).
+TIME_HINT = _("YYYY-MM-DD HH:MM")
+
 Tone = Literal["success", "danger", "warning", "info", "primary", "default"]
 
 
@@ -84,17 +87,19 @@ def http_status_tone(status: int | None) -> Tone:
 
 
 def clipped(value: Any, limit: int) -> str | SafeString:
-    """Text cut to `limit` characters for a table cell; the whole text is the tooltip."""
+    """Text on one line, cut to `limit` characters for a table cell; the whole text is the tooltip."""
     if value is None or value == "":
         return "-"
     text = str(value)
     if len(text) <= limit:
-        return text
-    return format_html('<span title="{}">{}…</span>', text, text[: limit - 1])
+        return format_html('<span class="whitespace-nowrap">{}</span>', text)
+    return format_html('<span class="whitespace-nowrap" title="{}">{}…</span>', text, text[: limit - 1])
 
 
 def moment(value: datetime | None) -> str:
-    return value.strftime("%Y-%m-%d %H:%M:%S") if value is not None else "-"
+    if value is None:
+        return "-"
+    return format_html('<span class="whitespace-nowrap">{}</span>', value.strftime("%Y-%m-%d %H:%M:%S"))
 
 
 # --- query parameters ----------------------------------------------------------------------------------------
@@ -131,6 +136,7 @@ class ListFilter:
     kind: Literal["text", "select"] = "text"
     choices: Callable[[], Sequence[tuple[str, Any]]] | None = None
     placeholder: Any = ""
+    width: str = "w-40"  # a Tailwind width class unfold's stylesheet has
 
     def widget(self, value: str) -> SafeString:
         attrs = {"id": f"filter-{self.name}", "aria-label": str(self.label)}

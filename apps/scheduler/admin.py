@@ -40,7 +40,7 @@ from pymongo.errors import PyMongoError
 from unfold.admin import ModelAdmin, TabularInline
 from unfold.widgets import UnfoldAdminIntegerFieldWidget, UnfoldAdminSelectWidget, UnfoldAdminTextInputWidget
 
-from apps.core.admin import DocumentListAdmin, ListFilter, Tone, badge, clipped, moment
+from apps.core.admin import TIME_HINT, DocumentListAdmin, ListFilter, Tone, badge, clipped, moment
 from apps.core.exceptions import ValidationFailed
 from apps.scheduler.documents import RunStatus
 from apps.scheduler.models import TaskRunEntry
@@ -267,8 +267,9 @@ class PeriodicTaskAdmin(BeatPeriodicTaskAdmin, ModelAdmin):
                 "fields": (
                     "schedule_kind",
                     ("every", "period"),
-                    ("minute", "hour", "day_of_month"),
-                    ("month_of_year", "day_of_week", "cron_timezone"),
+                    ("minute", "hour"),
+                    ("day_of_month", "month_of_year"),
+                    ("day_of_week", "cron_timezone"),
                     "interval",
                     "crontab",
                     "crontab_translation",
@@ -297,7 +298,7 @@ class PeriodicTaskAdmin(BeatPeriodicTaskAdmin, ModelAdmin):
             return "-"
         return format_html('<a href="{}">{}</a>', task_runs_url(schedule=obj.pk), gettext("View runs"))
 
-    @admin.display(description=_("Crontab"))
+    @admin.display(description=_("Crontab in words"))
     def crontab_translation(self, obj: PeriodicTask) -> str:
         return obj.crontab.human_readable if obj.crontab is not None else "-"
 
@@ -328,8 +329,6 @@ class ClockedScheduleAdmin(BeatClockedScheduleAdmin, ModelAdmin):
 
 # --- task runs -------------------------------------------------------------------------------------------
 
-TIME_HINT = _("YYYY-MM-DD or YYYY-MM-DDTHH:MM (UTC)")
-
 
 def _task_choices() -> list[tuple[str, str]]:
     return [(name, name) for name in registered_task_names()]
@@ -346,8 +345,8 @@ class TaskRunAdmin(DocumentListAdmin):
         ListFilter("status", _("Status"), "select", lambda: [(s.value, s.value) for s in RunStatus]),
         ListFilter("task", _("Task"), "select", _task_choices),
         ListFilter("schedule", _("Schedule id")),
-        ListFilter("since", _("Queued since"), placeholder=TIME_HINT),
-        ListFilter("until", _("Queued until"), placeholder=TIME_HINT),
+        ListFilter("since", _("Queued since (UTC)"), placeholder=TIME_HINT, width="w-48"),
+        ListFilter("until", _("Queued until (UTC)"), placeholder=TIME_HINT, width="w-48"),
     ]
     search_label = _("Task id")
     search_placeholder = _("The exact task id")
