@@ -455,7 +455,8 @@ class DocumentListAdmin(ReadOnlyAdminMixin, ModelAdmin):
             "error": error,
             "table": {"headers": list(self.headers), "rows": [self.table_row(row) for row in rows]},
             "pagination": pagination,
-            "export_url": reverse("admin:{}_{}_export".format(*info)) + (f"?{export_query.urlencode()}"),
+            "export_url": reverse("admin:{}_{}_export".format(*info))
+            + (f"?{export_query.urlencode()}" if export_query else ""),
             "export_cap": EXPORT_MAX_ROWS,
             "export_capped": pagination.total > EXPORT_MAX_ROWS,
             **self.list_context(request, filters),
