@@ -12,6 +12,7 @@ UNFOLD = {
     "SITE_TITLE": ADMIN_SITE_TITLE,
     "SITE_HEADER": ADMIN_SITE_TITLE,
     "SHOW_HISTORY": True,
+    "DASHBOARD_CALLBACK": "apps.console.dashboard.dashboard_callback",  # KPI cards and charts on the index
     "SHOW_LANGUAGES": True,  # the language switcher (settings.LANGUAGES, Django's set_language at /i18n/)
     # Callables: the static URL is resolved per request, once the storage (and its manifest) is set up.
     "SITE_FAVICONS": [
