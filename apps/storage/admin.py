@@ -6,6 +6,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.template.defaultfilters import filesizeformat
 from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
 from unfold.admin import ModelAdmin
 from unfold.decorators import display
 
@@ -65,15 +66,15 @@ class StoredFileAdmin(ModelAdmin):
     def get_readonly_fields(self, request: HttpRequest, obj: StoredFile | None = None) -> Any:
         return self.get_fields(request, obj)
 
-    @display(description="size", ordering="size")
+    @display(description=_("size"), ordering="size")
     def size_display(self, obj: StoredFile) -> str:
         return f"{filesizeformat(obj.size)} ({obj.size} B)"
 
-    @display(description="status", ordering="status", label={"pending": "warning", "ready": "success"})
+    @display(description=_("status"), ordering="status", label={"pending": "warning", "ready": "success"})
     def status_badge(self, obj: StoredFile) -> str:
         return obj.status
 
-    @display(description="download")
+    @display(description=_("download"))
     def download_link(self, obj: StoredFile) -> str:
         if not obj.is_ready:
             return "-"
@@ -85,14 +86,18 @@ class StoredFileAdmin(ModelAdmin):
             content_type=obj.content_type,
             bucket=obj.bucket,
         )
-        return format_html('<a href="{}" rel="noopener noreferrer">download</a>', url)
+        return format_html('<a href="{}" rel="noopener noreferrer">{}</a>', url, _("download"))
 
     def delete_model(self, request: HttpRequest, obj: StoredFile) -> None:
         """Remove the object first; if the S3 server is unreachable the record stays for another try."""
         try:
             file_purge_sync(file=obj)
         except ServiceUnavailable:
-            self.message_user(request, f"{obj.filename}: object storage unavailable, file kept", level=messages.ERROR)
+            self.message_user(
+                request,
+                _("%(name)s: object storage unavailable, file kept") % {"name": obj.filename},
+                level=messages.ERROR,
+            )
 
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[StoredFile]) -> None:
         kept = 0
@@ -102,4 +107,6 @@ class StoredFileAdmin(ModelAdmin):
             except ServiceUnavailable:
                 kept += 1
         if kept:
-            self.message_user(request, f"object storage unavailable: {kept} file(s) kept", level=messages.ERROR)
+            self.message_user(
+                request, _("object storage unavailable: %(count)s file(s) kept") % {"count": kept}, level=messages.ERROR
+            )
