@@ -19,7 +19,11 @@ def pytest_configure(config: pytest.Config) -> None:
 
 @pytest.fixture(scope="session", autouse=True)
 def _external_state_cleanup() -> Iterator[None]:
-    """Drop this run's MongoDB database, bucket and Redis keys when the session ends."""
+    """This run's bucket exists from the start (as initdb makes it); its MongoDB database, bucket and Redis keys
+    are dropped when the session ends."""
+    from apps.storage.objects import ensure_bucket
+
+    ensure_bucket(force=True)
     yield
     from django_redis import get_redis_connection
 
