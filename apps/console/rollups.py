@@ -1,0 +1,243 @@
+"""Pre-aggregated counts of MongoDB documents per day, hour and minute, so the dashboard never scans a day of logs.
+
+A *series* counts the documents of one collection per time unit, split by a few fields: the counts of a unit
+are marginal counts per field value, e.g. {"st:SUCCESS": 3, "st:FAILURE": 1}. Once a unit is closed (it
+ended at least GRACE ago, so the buffered writers have flushed into it) its counts are stored in the
+`dashboard_rollups` collection. A window is read as the coarsest stored units that fit it, then the closed
+minutes of the current hour, then one aggregation of the open minutes at the end (the *tail*). A unit not
+stored yet is summed from its stored finer units (aggregating the missing ones from the documents), or
+aggregated at once when none of them is stored, so after the first read only the tail and the few minutes
+closed since the last read touch the documents.
+
+Counts that may still change (task runs still in progress) are never stored: such a minute is aggregated from
+the documents again on every read, and the hour around it is summed from its minutes until they settle.
+Documents written into a unit after it was stored (a writer replaying its spool after a long MongoDB outage)
+are not counted there.
+"""
+
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from pymongo import ASCENDING, ReplaceOne
+from pymongo.collection import Collection
+
+from apps.core import mongo
+
+Counts = dict[str, int]
+
+COLLECTION = "dashboard_rollups"
+# A unit is closed this long after its end: the audit writer flushes every second, a task-run record is
+# written when the task is sent; a minute leaves room for a slow batch.
+GRACE = timedelta(seconds=60)
+UNIT_SECONDS = {"day": 86400, "hour": 3600, "minute": 60}
+FINER = {"day": "hour", "hour": "minute"}
+# Stored units outlive every window that reads them (24 hours, 14 days), then MongoDB's TTL removes them.
+KEEP = {"minute": timedelta(days=2), "hour": timedelta(days=3), "day": timedelta(days=40)}
+
+_indexes_ready: set[tuple[int, str]] = set()
+
+
+@dataclass(frozen=True)
+class Series:
+    """What to count: documents of `collection` by `time_field`, split by the value of each of `fields`."""
+
+    name: str
+    collection: Callable[[], Collection[dict[str, Any]]]
+    time_field: str
+    fields: dict[str, Any]  # marginal name -> aggregation expression of the value
+    levels: tuple[str, ...]  # stored units, coarse to fine; the first is the unit of the window's start
+    unsettled: Callable[[Counts], bool] = field(default=lambda counts: False)
+
+
+@dataclass(frozen=True)
+class Piece:
+    unit: str
+    start: datetime
+
+    @property
+    def end(self) -> datetime:
+        return self.start + timedelta(seconds=UNIT_SECONDS[self.unit])
+
+
+def floor(moment: datetime, unit: str) -> datetime:
+    """The start of the UTC unit holding `moment` (UTC days and hours are whole multiples of the epoch's)."""
+    size = UNIT_SECONDS[unit]
+    return datetime.fromtimestamp(int(moment.timestamp()) // size * size, UTC)
+
+
+def _rollups() -> Collection[dict[str, Any]]:
+    db = mongo.database()
+    key = (id(db.client), db.name)
+    collection = db[COLLECTION]
+    if key not in _indexes_ready:
+        collection.create_index([("expires_at", ASCENDING)], name="expires_at_ttl", expireAfterSeconds=0)
+        _indexes_ready.add(key)
+    return collection
+
+
+def _doc_id(series: Series, piece: Piece) -> str:
+    return f"{series.name}:{piece.unit}:{int(piece.start.timestamp())}"
+
+
+def plan(series: Series, start: datetime, now: datetime) -> tuple[list[Piece], datetime]:
+    """The closed units covering [start, tail) coarsest first, and where the open tail begins."""
+    horizon = now - GRACE
+    pieces: list[Piece] = []
+    moment = floor(start, series.levels[0])
+    for unit in series.levels:
+        size = timedelta(seconds=UNIT_SECONDS[unit])
+        while moment + size <= horizon:
+            pieces.append(Piece(unit, moment))
+            moment += size
+    return pieces, moment
+
+
+def _value_key(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return "none" if value is None else str(value)
+
+
+def _aggregate(series: Series, unit: str, start: datetime, end: datetime) -> dict[datetime, Counts]:
+    """Counts per `unit` of the documents in [start, end), from one aggregation pipeline."""
+    time_field = f"${series.time_field}"
+    pipeline = [
+        {"$match": {series.time_field: {"$gte": start, "$lt": end}}},
+        {
+            "$group": {
+                "_id": {"t": {"$dateTrunc": {"date": time_field, "unit": unit}}, **series.fields},
+                "n": {"$sum": 1},
+            }
+        },
+    ]
+    result: dict[datetime, Counts] = defaultdict(lambda: defaultdict(int))
+    for row in series.collection().aggregate(pipeline):
+        group = row["_id"]
+        slot = group["t"].astimezone(UTC)
+        for name in series.fields:
+            result[slot][f"{name}:{_value_key(group.get(name))}"] += int(row["n"])
+    return {slot: dict(counts) for slot, counts in result.items()}
+
+
+def _ranges(pieces: Iterable[Piece]) -> list[tuple[datetime, datetime]]:
+    """Adjacent pieces merged into [start, end) ranges, so each range is one aggregation."""
+    ranges: list[tuple[datetime, datetime]] = []
+    for piece in sorted(pieces, key=lambda p: p.start):
+        if ranges and ranges[-1][1] == piece.start:
+            ranges[-1] = (ranges[-1][0], piece.end)
+        else:
+            ranges.append((piece.start, piece.end))
+    return ranges
+
+
+def _add(into: Counts, counts: Counts) -> None:
+    for key, n in counts.items():
+        into[key] = into.get(key, 0) + n
+
+
+def _store(series: Series, settled: dict[Piece, Counts]) -> None:
+    if not settled:
+        return
+    now = datetime.now(UTC)
+    _rollups().bulk_write(
+        [
+            ReplaceOne(
+                {"_id": _doc_id(series, piece)},
+                {
+                    "series": series.name,
+                    "unit": piece.unit,
+                    "start": piece.start,
+                    "counts": counts,
+                    "computed_at": now,
+                    "expires_at": piece.end + KEEP[piece.unit],
+                },
+                upsert=True,
+            )
+            for piece, counts in settled.items()
+        ],
+        ordered=False,
+    )
+
+
+def _stored(series: Series, pieces: list[Piece]) -> dict[Piece, Counts]:
+    ids = {_doc_id(series, piece): piece for piece in pieces}
+    if not ids:
+        return {}
+    found = _rollups().find({"_id": {"$in": list(ids)}}, {"counts": 1})
+    return {ids[doc["_id"]]: doc["counts"] for doc in found if doc["_id"] in ids}
+
+
+def _from_documents(series: Series, pieces: list[Piece]) -> dict[Piece, Counts]:
+    """Counts of pieces of one unit, one aggregation per run of adjacent pieces."""
+    result: dict[Piece, Counts] = {}
+    for start, end in _ranges(pieces):
+        aggregated = _aggregate(series, pieces[0].unit, start, end)
+        for piece in (p for p in pieces if start <= p.start < end):
+            result[piece] = aggregated.get(piece.start, {})
+    return result
+
+
+def _resolve(series: Series, pieces: list[Piece]) -> dict[Piece, tuple[Counts, bool]]:
+    """Counts of closed pieces (and whether they are settled): stored, aggregated, or summed from finer pieces.
+
+    A piece none of whose parts is stored yet is aggregated from the documents at its own unit (the first
+    read of a window); one with stored parts is summed from them, aggregating only the missing parts.
+    """
+    result: dict[Piece, tuple[Counts, bool]] = {p: (c, True) for p, c in _stored(series, pieces).items()}
+    missing = [piece for piece in pieces if piece not in result]
+    fresh: dict[Piece, Counts] = {}
+    via_parts: list[Piece] = []
+    parts = {piece: _parts(piece) for piece in missing if piece.unit in FINER}
+    stored_parts = _stored(series, [part for group in parts.values() for part in group])
+    for unit in series.levels:
+        direct = [p for p in missing if p.unit == unit and not any(q in stored_parts for q in parts.get(p, []))]
+        for piece, counts in _from_documents(series, direct).items():
+            if not series.unsettled(counts):
+                result[piece] = (counts, True)
+                fresh[piece] = counts
+            elif piece.unit in FINER:
+                via_parts.append(piece)  # only the parts still in progress are read again next time
+            else:
+                result[piece] = (counts, False)
+        via_parts.extend(p for p in missing if p.unit == unit and p not in result and p not in direct)
+    resolved_parts = _resolve(series, [part for piece in via_parts for part in parts[piece]]) if via_parts else {}
+    for piece in via_parts:
+        total: Counts = {}
+        settled = True
+        for part in parts[piece]:
+            counts, part_settled = resolved_parts[part]
+            _add(total, counts)
+            settled = settled and part_settled
+        result[piece] = (total, settled)
+        if settled:
+            fresh[piece] = total
+    _store(series, fresh)
+    return result
+
+
+def _parts(piece: Piece) -> list[Piece]:
+    unit = FINER[piece.unit]
+    size = timedelta(seconds=UNIT_SECONDS[unit])
+    count = UNIT_SECONDS[piece.unit] // UNIT_SECONDS[unit]
+    return [Piece(unit, piece.start + size * i) for i in range(count)]
+
+
+def window_counts(series: Series, *, start: datetime, now: datetime, bar_unit: str) -> dict[datetime, Counts]:
+    """Counts per `bar_unit` (day/hour) of the documents from floor(start) up to now, every bar present."""
+    pieces, tail = plan(series, start, now)
+    bars: dict[datetime, Counts] = {}
+    moment = floor(start, bar_unit)
+    while moment <= now:
+        bars[moment] = {}
+        moment += timedelta(seconds=UNIT_SECONDS[bar_unit])
+    for piece, (counts, _settled) in _resolve(series, pieces).items():
+        _add(bars.setdefault(floor(piece.start, bar_unit), {}), counts)
+    if tail < now:
+        for slot, counts in _aggregate(series, series.levels[-1], tail, now).items():
+            _add(bars.setdefault(floor(slot, bar_unit), {}), counts)
+    return bars

@@ -1,0 +1,252 @@
+"""Reads behind the admin dashboard: MongoDB aggregations (through apps.console.rollups), Redis and SQL figures.
+
+Every figure is computed in the database: MongoDB groups the logs and task runs (never a Python loop over
+documents), PostgreSQL sums file sizes, Redis counts sessions and sockets. Results are plain data (numbers,
+UTC datetimes) so they can be cached and shared by every user allowed to see them.
+"""
+
+import math
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from asgiref.sync import async_to_sync
+from django.db.models import Count, Sum
+
+from apps.accounts.models import User
+from apps.accounts.sessions import session_key, user_sessions_key
+from apps.audit.documents import COLLECTIONS
+from apps.console.rollups import Counts, Series, floor, window_counts
+from apps.core import mongo
+from apps.core.redis import sync_redis
+from apps.realtime.presence import online_counts
+from apps.scheduler import documents as run_documents
+from apps.scheduler.documents import RunStatus
+from apps.storage.models import StoredFile
+
+HOURS = 24  # API calls, latency and task runs: the last 24 hourly bars, the current hour last
+DAYS = 14  # sign-ins: the last 14 daily bars (UTC days), today last
+# Latency histogram: BUCKETS_PER_DECADE buckets per power of ten, so a bucket's high end is 10^(1/20) ~ 1.12
+# times its low end, and a percentile read from it (interpolated inside its bucket) is off by at most that ratio.
+BUCKETS_PER_DECADE = 20
+MIN_BUCKET = -2 * BUCKETS_PER_DECADE  # 0.01 ms and below
+MAX_BUCKET = 6 * BUCKETS_PER_DECADE  # 1000 s and above
+SETTLED_RUN_STATES = frozenset({RunStatus.SUCCESS.value, RunStatus.FAILURE.value})
+RECENT_FAILURES = 5
+REDIS_BATCH = 500  # keys per pipeline when counting sessions
+
+
+def _collection(name: str) -> Any:
+    return mongo.database()[name]
+
+
+def _latency_bucket() -> dict[str, Any]:
+    duration = "$duration_ms"
+    scaled = {"$floor": {"$multiply": [{"$log10": duration}, BUCKETS_PER_DECADE]}}
+    clamped = {"$max": [MIN_BUCKET, {"$min": [MAX_BUCKET, scaled]}]}
+    # $log10 refuses 0 and negatives: they go to the lowest bucket; a missing duration goes to none.
+    return {"$cond": [{"$gt": [duration, 0]}, clamped, {"$cond": [{"$isNumber": duration}, MIN_BUCKET, None]}]}
+
+
+OPERATIONS = Series(
+    name="ops",
+    collection=lambda: _collection(COLLECTIONS["operation"]),
+    time_field="created_at",
+    fields={"c": {"$floor": {"$divide": ["$status", 100]}}, "b": _latency_bucket()},
+    levels=("hour", "minute"),
+)
+SIGN_INS = Series(
+    name="logins",
+    collection=lambda: _collection(COLLECTIONS["login"]),
+    time_field="created_at",
+    fields={"ok": "$success"},
+    levels=("day", "hour", "minute"),
+)
+TASK_RUNS = Series(
+    name="runs",
+    collection=run_documents.collection,
+    time_field="queued_at",
+    fields={"st": "$status"},
+    levels=("hour", "minute"),
+    unsettled=lambda counts: any(
+        n and key.split(":", 1)[1] not in SETTLED_RUN_STATES for key, n in counts.items() if key.startswith("st:")
+    ),
+)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _hours_start(now: datetime) -> datetime:
+    return floor(now, "hour") - timedelta(hours=HOURS - 1)
+
+
+def _marginal(counts: Counts, name: str) -> dict[str, int]:
+    prefix = f"{name}:"
+    return {key[len(prefix) :]: n for key, n in counts.items() if key.startswith(prefix)}
+
+
+# --- latency percentile -----------------------------------------------------------------------------------
+
+
+def bucket_bounds(bucket: int) -> tuple[float, float]:
+    """The [low, high) milliseconds of a latency bucket."""
+    return 10 ** (bucket / BUCKETS_PER_DECADE), 10 ** ((bucket + 1) / BUCKETS_PER_DECADE)
+
+
+def percentile_from_histogram(histogram: dict[int, int], q: float) -> dict[str, float] | None:
+    """The q-th percentile (nearest rank) of a latency histogram, interpolated inside its bucket.
+
+    Returns {"value", "low", "high"} (the bucket holding the rank), or None without samples.
+    """
+    total = sum(n for n in histogram.values() if n > 0)
+    if total == 0:
+        return None
+    rank = max(1, math.ceil(q / 100 * total))
+    seen = 0
+    for bucket in sorted(histogram):
+        count = histogram[bucket]
+        if count <= 0:
+            continue
+        if seen + count >= rank:
+            low, high = bucket_bounds(bucket)
+            # Geometric interpolation: buckets are evenly spaced on a log scale.
+            fraction = (rank - seen) / count
+            return {"value": low * (high / low) ** fraction, "low": low, "high": high}
+        seen += count
+    raise AssertionError("unreachable: the ranks add up to the total")
+
+
+# --- MongoDB figures --------------------------------------------------------------------------------------
+
+
+def operation_figures(*, now: datetime | None = None) -> dict[str, Any]:
+    """Audited API calls per hour (total, 4xx, 5xx) and the p95 latency over the last 24 hourly bars."""
+    now = now or _now()
+    start = _hours_start(now)
+    bars = window_counts(OPERATIONS, start=start, now=now, bar_unit="hour")
+    hours = []
+    histogram: dict[int, int] = {}
+    for hour, counts in sorted(bars.items()):
+        classes = _marginal(counts, "c")
+        hours.append(
+            {
+                "start": hour,
+                "total": sum(classes.values()),
+                "client_errors": classes.get("4", 0),
+                "server_errors": classes.get("5", 0),
+            }
+        )
+        for bucket, n in _marginal(counts, "b").items():
+            if bucket != "none":
+                histogram[int(bucket)] = histogram.get(int(bucket), 0) + n
+    return {
+        "since": start,
+        "hours": hours,
+        "total": sum(h["total"] for h in hours),
+        "client_errors": sum(h["client_errors"] for h in hours),
+        "server_errors": sum(h["server_errors"] for h in hours),
+        "p95": percentile_from_histogram(histogram, 95),
+        "computed_at": now,
+    }
+
+
+def sign_in_figures(*, now: datetime | None = None) -> dict[str, Any]:
+    """Successful and failed sign-ins per UTC day, the last 14 days."""
+    now = now or _now()
+    start = floor(now, "day") - timedelta(days=DAYS - 1)
+    bars = window_counts(SIGN_INS, start=start, now=now, bar_unit="day")
+    days = []
+    for day, counts in sorted(bars.items()):
+        results = _marginal(counts, "ok")
+        days.append({"start": day, "success": results.get("true", 0), "failure": results.get("false", 0)})
+    return {
+        "since": start,
+        "days": days,
+        "success": sum(d["success"] for d in days),
+        "failure": sum(d["failure"] for d in days),
+        "computed_at": now,
+    }
+
+
+def task_run_figures(*, now: datetime | None = None) -> dict[str, Any]:
+    """Task runs by status over the last 24 hourly bars (by queued time), and the latest failures."""
+    now = now or _now()
+    start = _hours_start(now)
+    bars = window_counts(TASK_RUNS, start=start, now=now, bar_unit="hour")
+    by_status = {status.value: 0 for status in RunStatus}
+    for counts in bars.values():
+        for status, n in _marginal(counts, "st").items():
+            by_status[status] = by_status.get(status, 0) + n
+    # The (status, queued_at) index answers this without scanning the window.
+    failures = list(
+        run_documents.collection()
+        .find(
+            {"status": RunStatus.FAILURE.value, "queued_at": {"$gte": start}},
+            {"_id": 0, "task_id": 1, "task": 1, "queued_at": 1, "error": 1},
+        )
+        .sort("queued_at", -1)
+        .limit(RECENT_FAILURES)
+    )
+    return {
+        "since": start,
+        "by_status": by_status,
+        "total": sum(by_status.values()),
+        "recent_failures": [
+            {
+                "task_id": str(run.get("task_id", "")),
+                "task": str(run.get("task", "")),
+                "queued_at": run.get("queued_at"),
+                "error": (run.get("error") or "")[:200],
+            }
+            for run in failures
+        ],
+        "computed_at": now,
+    }
+
+
+# --- Redis and SQL figures --------------------------------------------------------------------------------
+
+
+def online_figures() -> dict[str, int]:
+    """Users with an open websocket now, and their sockets (the realtime presence index)."""
+    counts = async_to_sync(online_counts)()
+    return {"users": len(counts), "connections": sum(counts.values())}
+
+
+def live_session_count() -> int:
+    """Live login sessions: each active user's session index, then which of its sessions still exist.
+
+    Two pipelined round trips per REDIS_BATCH users (SMEMBERS of each index, EXISTS of each session) instead
+    of a SCAN of the whole keyspace; an index may name sessions that expired, so each one is checked.
+    """
+    redis = sync_redis()
+    user_ids = [str(pk) for pk in User.objects.filter(is_active=True).values_list("pk", flat=True)]
+    live = 0
+    for offset in range(0, len(user_ids), REDIS_BATCH):
+        batch = user_ids[offset : offset + REDIS_BATCH]
+        with redis.pipeline(transaction=False) as pipe:
+            for user_id in batch:
+                pipe.smembers(user_sessions_key(user_id))
+            indexes = pipe.execute()
+        sids = [sid for members in indexes for sid in members]
+        if not sids:
+            continue
+        with redis.pipeline(transaction=False) as pipe:
+            for sid in sids:
+                pipe.exists(session_key(sid))
+            live += sum(int(n) for n in pipe.execute())
+    return live
+
+
+def storage_figures() -> dict[str, int]:
+    """Bytes and files of completed uploads, and uploads still pending (one SQL aggregate)."""
+    rows = StoredFile.objects.values("status").annotate(files=Count("id"), size=Sum("size"))
+    figures = {"bytes": 0, "files": 0, "pending": 0}
+    for row in rows:
+        if row["status"] == StoredFile.Status.READY:
+            figures["bytes"] = int(row["size"] or 0)
+            figures["files"] = int(row["files"])
+        else:
+            figures["pending"] += int(row["files"])
+    return figures
