@@ -9,10 +9,11 @@ stored yet is summed from its stored finer units (aggregating the missing ones f
 aggregated at once when none of them is stored, so after the first read only the tail and the few minutes
 closed since the last read touch the documents.
 
-Counts that may still change (task runs still in progress) are never stored: such a minute is aggregated from
-the documents again on every read, and the hour around it is summed from its minutes until they settle.
-Documents written into a unit after it was stored (a writer replaying its spool after a long MongoDB outage)
-are not counted there.
+Documents whose counted values may still change (task runs in progress) are not counted in a stored unit:
+their keys are stored beside the counts instead, and every read counts them as they are now (one indexed
+lookup of those few documents), so a run that ends later is counted by its final status. Documents written
+into a unit after it was stored (a writer replaying its spool after a long MongoDB outage) are not counted
+there.
 """
 
 from collections import defaultdict
@@ -49,7 +50,16 @@ class Series:
     time_field: str
     fields: dict[str, Any]  # marginal name -> aggregation expression of the value
     levels: tuple[str, ...]  # stored units, coarse to fine; the first is the unit of the window's start
-    unsettled: Callable[[Counts], bool] = field(default=lambda counts: False)
+    # Documents whose counted values may still change (None: none may): counted live, by key_field.
+    open_filter: dict[str, Any] | None = None
+    settled_filter: dict[str, Any] = field(default_factory=dict)  # the others
+    key_field: str = "_id"
+
+
+@dataclass
+class Rollup:
+    counts: Counts = field(default_factory=dict)
+    open: list[Any] = field(default_factory=list)  # keys of documents counted live
 
 
 @dataclass(frozen=True)
@@ -103,11 +113,15 @@ def _value_key(value: Any) -> str:
     return "none" if value is None else str(value)
 
 
-def _aggregate(series: Series, unit: str, start: datetime, end: datetime) -> dict[datetime, Counts]:
-    """Counts per `unit` of the documents in [start, end), from one aggregation pipeline."""
+def _between(series: Series, start: datetime, end: datetime) -> dict[str, Any]:
+    return {series.time_field: {"$gte": start, "$lt": end}}
+
+
+def _aggregate(series: Series, unit: str, match: dict[str, Any]) -> dict[datetime, Counts]:
+    """Counts per `unit` of the documents matching `match`, from one aggregation pipeline."""
     time_field = f"${series.time_field}"
     pipeline = [
-        {"$match": {series.time_field: {"$gte": start, "$lt": end}}},
+        {"$match": match},
         {
             "$group": {
                 "_id": {"t": {"$dateTrunc": {"date": time_field, "unit": unit}}, **series.fields},
@@ -140,8 +154,8 @@ def _add(into: Counts, counts: Counts) -> None:
         into[key] = into.get(key, 0) + n
 
 
-def _store(series: Series, settled: dict[Piece, Counts]) -> None:
-    if not settled:
+def _store(series: Series, pieces: dict[Piece, Rollup]) -> None:
+    if not pieces:
         return
     now = datetime.now(UTC)
     _rollups().bulk_write(
@@ -152,71 +166,71 @@ def _store(series: Series, settled: dict[Piece, Counts]) -> None:
                     "series": series.name,
                     "unit": piece.unit,
                     "start": piece.start,
-                    "counts": counts,
+                    "counts": rollup.counts,
+                    "open": rollup.open,
                     "computed_at": now,
                     "expires_at": piece.end + KEEP[piece.unit],
                 },
                 upsert=True,
             )
-            for piece, counts in settled.items()
+            for piece, rollup in pieces.items()
         ],
         ordered=False,
     )
 
 
-def _stored(series: Series, pieces: list[Piece]) -> dict[Piece, Counts]:
+def _stored(series: Series, pieces: list[Piece]) -> dict[Piece, Rollup]:
     ids = {_doc_id(series, piece): piece for piece in pieces}
     if not ids:
         return {}
-    found = _rollups().find({"_id": {"$in": list(ids)}}, {"counts": 1})
-    return {ids[doc["_id"]]: doc["counts"] for doc in found if doc["_id"] in ids}
+    found = _rollups().find({"_id": {"$in": list(ids)}}, {"counts": 1, "open": 1})
+    return {ids[doc["_id"]]: Rollup(doc["counts"], doc.get("open") or []) for doc in found if doc["_id"] in ids}
 
 
-def _from_documents(series: Series, pieces: list[Piece]) -> dict[Piece, Counts]:
-    """Counts of pieces of one unit, one aggregation per run of adjacent pieces."""
-    result: dict[Piece, Counts] = {}
+def _from_documents(series: Series, pieces: list[Piece]) -> dict[Piece, Rollup]:
+    """Rollups of pieces of one unit, one aggregation per run of adjacent pieces."""
+    result: dict[Piece, Rollup] = {}
+    unit = pieces[0].unit if pieces else "minute"
     for start, end in _ranges(pieces):
-        aggregated = _aggregate(series, pieces[0].unit, start, end)
+        match = _between(series, start, end)
+        counts = _aggregate(series, unit, {**match, **series.settled_filter})
+        open_keys: dict[datetime, list[Any]] = defaultdict(list)
+        if series.open_filter is not None:
+            # Few documents, found through the filter's index (task runs: status + queued_at).
+            projection = {"_id": 0, series.key_field: 1, series.time_field: 1}
+            for doc in series.collection().find({**series.open_filter, **match}, projection):
+                open_keys[floor(doc[series.time_field], unit)].append(doc[series.key_field])
         for piece in (p for p in pieces if start <= p.start < end):
-            result[piece] = aggregated.get(piece.start, {})
+            result[piece] = Rollup(counts.get(piece.start, {}), open_keys.get(piece.start, []))
     return result
 
 
-def _resolve(series: Series, pieces: list[Piece]) -> dict[Piece, tuple[Counts, bool]]:
-    """Counts of closed pieces (and whether they are settled): stored, aggregated, or summed from finer pieces.
+def _resolve(series: Series, pieces: list[Piece]) -> dict[Piece, Rollup]:
+    """Rollups of closed pieces: stored, aggregated from the documents, or summed from finer pieces.
 
     A piece none of whose parts is stored yet is aggregated from the documents at its own unit (the first
     read of a window); one with stored parts is summed from them, aggregating only the missing parts.
     """
-    result: dict[Piece, tuple[Counts, bool]] = {p: (c, True) for p, c in _stored(series, pieces).items()}
+    result = _stored(series, pieces)
     missing = [piece for piece in pieces if piece not in result]
-    fresh: dict[Piece, Counts] = {}
-    via_parts: list[Piece] = []
     parts = {piece: _parts(piece) for piece in missing if piece.unit in FINER}
     stored_parts = _stored(series, [part for group in parts.values() for part in group])
+    fresh: dict[Piece, Rollup] = {}
+    summed: list[Piece] = []
     for unit in series.levels:
-        direct = [p for p in missing if p.unit == unit and not any(q in stored_parts for q in parts.get(p, []))]
-        for piece, counts in _from_documents(series, direct).items():
-            if not series.unsettled(counts):
-                result[piece] = (counts, True)
-                fresh[piece] = counts
-            elif piece.unit in FINER:
-                via_parts.append(piece)  # only the parts still in progress are read again next time
-            else:
-                result[piece] = (counts, False)
-        via_parts.extend(p for p in missing if p.unit == unit and p not in result and p not in direct)
-    resolved_parts = _resolve(series, [part for piece in via_parts for part in parts[piece]]) if via_parts else {}
-    for piece in via_parts:
-        total: Counts = {}
-        settled = True
+        direct: list[Piece] = []
+        for piece in (p for p in missing if p.unit == unit):
+            (summed if any(q in stored_parts for q in parts.get(piece, [])) else direct).append(piece)
+        fresh.update(_from_documents(series, direct))
+    resolved_parts = _resolve(series, [part for piece in summed for part in parts[piece]]) if summed else {}
+    for piece in summed:
+        total = Rollup()
         for part in parts[piece]:
-            counts, part_settled = resolved_parts[part]
-            _add(total, counts)
-            settled = settled and part_settled
-        result[piece] = (total, settled)
-        if settled:
-            fresh[piece] = total
+            _add(total.counts, resolved_parts[part].counts)
+            total.open.extend(resolved_parts[part].open)
+        fresh[piece] = total
     _store(series, fresh)
+    result.update(fresh)
     return result
 
 
@@ -235,9 +249,16 @@ def window_counts(series: Series, *, start: datetime, now: datetime, bar_unit: s
     while moment <= now:
         bars[moment] = {}
         moment += timedelta(seconds=UNIT_SECONDS[bar_unit])
-    for piece, (counts, _settled) in _resolve(series, pieces).items():
-        _add(bars.setdefault(floor(piece.start, bar_unit), {}), counts)
+    open_keys: list[Any] = []
+    for piece, rollup in _resolve(series, pieces).items():
+        _add(bars.setdefault(floor(piece.start, bar_unit), {}), rollup.counts)
+        open_keys.extend(rollup.open)
+    live: list[dict[datetime, Counts]] = []
+    if open_keys:  # documents of closed units that were still changing: counted as they are now
+        live.append(_aggregate(series, bar_unit, {series.key_field: {"$in": open_keys}}))
     if tail < now:
-        for slot, counts in _aggregate(series, series.levels[-1], tail, now).items():
-            _add(bars.setdefault(floor(slot, bar_unit), {}), counts)
+        live.append(_aggregate(series, bar_unit, _between(series, tail, now)))
+    for counts_by_bar in live:
+        for bar, counts in counts_by_bar.items():
+            _add(bars.setdefault(bar, {}), counts)
     return bars

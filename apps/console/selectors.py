@@ -31,6 +31,7 @@ BUCKETS_PER_DECADE = 20
 MIN_BUCKET = -2 * BUCKETS_PER_DECADE  # 0.01 ms and below
 MAX_BUCKET = 6 * BUCKETS_PER_DECADE  # 1000 s and above
 SETTLED_RUN_STATES = frozenset({RunStatus.SUCCESS.value, RunStatus.FAILURE.value})
+OPEN_RUN_STATES = frozenset(status.value for status in RunStatus) - SETTLED_RUN_STATES
 RECENT_FAILURES = 5
 REDIS_BATCH = 500  # keys per pipeline when counting sessions
 
@@ -67,9 +68,10 @@ TASK_RUNS = Series(
     time_field="queued_at",
     fields={"st": "$status"},
     levels=("hour", "minute"),
-    unsettled=lambda counts: any(
-        n and key.split(":", 1)[1] not in SETTLED_RUN_STATES for key, n in counts.items() if key.startswith("st:")
-    ),
+    # A run still pending, started or retrying is counted live until it ends; ended runs never change.
+    open_filter={"status": {"$in": sorted(OPEN_RUN_STATES)}},
+    settled_filter={"status": {"$in": sorted(SETTLED_RUN_STATES)}},
+    key_field="task_id",
 )
 
 
