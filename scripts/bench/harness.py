@@ -73,6 +73,8 @@ def bench_environment(extra: dict[str, str] | None = None) -> Any:
         "ADMIN_USERNAME": "admin",
         "ADMIN_PASSWORD": "admin-pass-123",
         "LOG_LEVEL": "WARNING",
+        # Plain http on loopback: no https redirect, HSTS or secure-only cookies (they follow this switch).
+        "DJANGO_SECURE_COOKIES": "false",
         **(extra or {}),
     }
     subprocess.run(
