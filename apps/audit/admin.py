@@ -158,13 +158,14 @@ class LoginLogAdmin(_LogAdmin):
         ListFilter("until", _("Until (UTC)"), placeholder=TIME_HINT, width="w-48"),
     ]
     search_placeholder = _("Username, IP or reason")
-    headers = [_("Time (UTC)"), _("Username"), _("Result"), _("Reason"), _("IP"), _("Browser"), _("OS")]
+    headers = [_("Time (UTC)"), _("Username"), _("Result"), _("Reason"), _("Channel"), _("IP"), _("Browser"), _("OS")]
     export_columns = [
         ("created_at", _("time")),
         ("username", _("username")),
         ("user_id", _("user id")),
         ("success", _("success")),
         ("reason", _("reason")),
+        ("channel", _("channel")),
         ("ip", _("ip")),
         ("browser", _("browser")),
         ("os", _("os")),
@@ -193,6 +194,7 @@ class LoginLogAdmin(_LogAdmin):
             clipped(row.get("username"), 24),
             badge(gettext("success") if success else gettext("failure"), "success" if success else "danger"),
             clipped(row.get("reason"), 24),
+            badge(row.get("channel") or "api", "primary" if row.get("channel") == "admin" else "default"),
             clipped(row.get("ip"), 20),
             clipped(row.get("browser"), 24),
             clipped(row.get("os"), 20),

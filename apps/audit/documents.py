@@ -61,6 +61,9 @@ class LoginLog(Document):
     browser = StringField()
     os = StringField()
     device = StringField()
+    # Where the attempt came in: "api" (the API's login) or "admin" (the admin's sign-in page). Records written
+    # before the field existed have none and read as "api", the only sign-in they could come from.
+    channel = StringField(default="api")
     created_at = DateTimeField(required=True)
 
     meta = {"collection": "login_logs", "auto_create_index": False, "ordering": ["-created_at", "-id"]}

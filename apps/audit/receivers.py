@@ -19,6 +19,7 @@ async def on_login_attempted(
     ip: str | None = None,
     user_agent: str = "",
     request_id: str | None = None,
+    channel: str = "api",
     **kwargs: Any,
 ) -> None:
     writer.submit(
@@ -31,5 +32,6 @@ async def on_login_attempted(
             ip=ip,
             user_agent=user_agent,
             request_id=request_id,
+            channel=channel,
         ),
     )

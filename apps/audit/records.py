@@ -132,6 +132,7 @@ def login_record(
     ip: str | None,
     user_agent: str,
     request_id: str | None,
+    channel: str = "api",
 ) -> dict[str, Any]:
     return {
         "id": new_record_id(),
@@ -143,6 +144,7 @@ def login_record(
         "reason": reason,
         "ip": ip,
         "user_agent": user_agent or "",
+        "channel": channel,
     }
 
 
@@ -201,6 +203,7 @@ def prepare(kind: Kind, raw: dict[str, Any], options: PrepareOptions) -> dict[st
             "username": _clip(raw.get("username"), 150),
             "success": bool(raw.get("success")),
             "reason": _clip(raw.get("reason"), 64),
+            "channel": _clip(raw.get("channel"), 16) or "api",
         }
     return {
         **common,

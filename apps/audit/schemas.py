@@ -63,6 +63,7 @@ class LoginLogOut(Schema):
     user_id: str | None
     success: bool
     reason: str | None
+    channel: str = Field("api", description='Where the attempt came in: "api" or "admin" (the admin sign-in)')
     ip: str | None
     user_agent: str | None
     browser: str | None

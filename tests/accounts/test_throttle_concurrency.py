@@ -13,6 +13,13 @@ from tests.helpers import encrypt_like_webcrypto
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
+
+@pytest.fixture(autouse=True)
+def _behind_a_proxy(settings):
+    """The test client's peer is 127.0.0.1; as a trusted proxy its X-Forwarded-For names each attempt's ip."""
+    settings.TRUSTED_PROXIES = ["127.0.0.1"]
+
+
 ATTEMPTS = 60
 
 
@@ -34,8 +41,7 @@ async def _send_at_once(client, sealed, ip="203.0.113.7"):
             "/api/v1/auth/login",
             data=json.dumps({"username": username, "password": password}),
             content_type="application/json",
-            headers={"User-Agent": "pytest"},
-            REMOTE_ADDR=ip,
+            headers={"User-Agent": "pytest", "X-Forwarded-For": ip},
         )
 
     return await asyncio.gather(*(attempt(u, p) for u, p in sealed))

@@ -23,7 +23,7 @@ from apps.accounts.sessions import (
     sessions_end_all,
     user_agent_hash,
 )
-from apps.accounts.signals import login_attempted
+from apps.accounts.signals import CHANNEL_ADMIN, CHANNEL_API, login_attempted
 from apps.accounts.throttle import throttle_release, throttle_reserve, throttle_succeeded
 from apps.accounts.tokens import decode_token, encode_token, new_jti
 from apps.core.exceptions import (
@@ -64,7 +64,9 @@ def _issue_pair(*, user_id: str, session_id: str, refresh_jti: str) -> TokenPair
     )
 
 
-async def _record_attempt(*, username: str, user: User | None, success: bool, reason: str, client: ClientInfo) -> None:
+async def _record_attempt(
+    *, username: str, user: User | None, success: bool, reason: str, client: ClientInfo, channel: str
+) -> None:
     try:
         await login_attempted.asend(
             sender=None,
@@ -75,6 +77,7 @@ async def _record_attempt(*, username: str, user: User | None, success: bool, re
             ip=client.ip,
             user_agent=client.user_agent,
             request_id=client.request_id,
+            channel=channel,
         )
     except Exception:  # a broken listener must not break sign-in
         logger.exception("login_attempted listener failed")
@@ -94,31 +97,67 @@ async def session_start(*, user: User, client: ClientInfo) -> TokenPair:
     return _issue_pair(user_id=str(user.pk), session_id=sid, refresh_jti=refresh_jti)
 
 
-async def _login(*, username: str, client: ClientInfo, read_password: Callable[[], Awaitable[str]]) -> TokenPair:
+async def _verify(
+    *,
+    username: str,
+    client: ClientInfo,
+    read_password: Callable[[], Awaitable[str]],
+    channel: str,
+    allowed: Callable[[User], bool] = lambda user: True,
+) -> User:
+    """The throttled password check both sign-ins share; every refusal is recorded here, a success is not."""
     try:
         await throttle_reserve(username=username, ip=client.ip)  # before any password is checked
     except RateLimited:
-        await _record_attempt(username=username, user=None, success=False, reason="throttled", client=client)
+        await _record_attempt(
+            username=username, user=None, success=False, reason="throttled", client=client, channel=channel
+        )
         raise
     try:
         password = await read_password()
         user = await sync_to_async(authenticate)(None, username=username, password=password)
     except DomainError as exc:  # the reserved slot stays taken: an undecryptable password is a failure too
         reason = "challenge_invalid" if exc.code == 40105 else "bad_request"
-        await _record_attempt(username=username, user=None, success=False, reason=reason, client=client)
+        await _record_attempt(
+            username=username, user=None, success=False, reason=reason, client=client, channel=channel
+        )
         raise
     except Exception:  # an outage (database, Redis) is nobody's failed attempt: give the slot back
         await throttle_release(username=username, ip=client.ip)
         raise
-    if user is None:
-        reason = await _failure_reason(username)
-        await _record_attempt(username=username, user=None, success=False, reason=reason, client=client)
+    if user is None or not allowed(user):
+        # A right password on an account this channel does not admit is a failure like any other.
+        reason = await _failure_reason(username) if user is None else "not_staff"
+        await _record_attempt(
+            username=username, user=None, success=False, reason=reason, client=client, channel=channel
+        )
         raise BadCredentials()
     await throttle_succeeded(username=username, ip=client.ip)
+    return user
+
+
+async def _login(*, username: str, client: ClientInfo, read_password: Callable[[], Awaitable[str]]) -> TokenPair:
+    user = await _verify(username=username, client=client, read_password=read_password, channel=CHANNEL_API)
     await sync_to_async(update_last_login)(User, user)
     pair = await session_start(user=user, client=client)
-    await _record_attempt(username=username, user=user, success=True, reason="ok", client=client)
+    await _record_attempt(username=username, user=user, success=True, reason="ok", client=client, channel=CHANNEL_API)
     return pair
+
+
+async def admin_sign_in(*, username: str, password: str, client: ClientInfo) -> User:
+    """The admin site's password check: the same throttle and login logs as the API's, channel "admin".
+
+    Only active staff get through (the admin admits no one else); Django's login view then opens the session.
+    """
+    user = await _verify(
+        username=username,
+        client=client,
+        read_password=lambda: _as_is(password),
+        channel=CHANNEL_ADMIN,
+        allowed=lambda candidate: candidate.is_active and candidate.is_staff,
+    )
+    await _record_attempt(username=username, user=user, success=True, reason="ok", client=client, channel=CHANNEL_ADMIN)
+    return user
 
 
 async def _decrypt_one(ciphertext: str) -> str:

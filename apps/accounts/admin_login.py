@@ -1,0 +1,60 @@
+"""The admin site's sign-in form: the API login's throttle and login logs (channel "admin") for the admin too."""
+
+import logging
+from typing import Any
+
+from asgiref.sync import async_to_sync
+from django import db
+from django.core.exceptions import ValidationError
+from django.utils.translation import gettext_lazy as _
+from redis import exceptions as redis_errors
+from unfold.forms import AuthenticationForm
+
+from apps.accounts.services.auth import ClientInfo, admin_sign_in
+from apps.core.client_ip import client_ip
+from apps.core.exceptions import BadCredentials, RateLimited
+
+logger = logging.getLogger("apps.accounts.admin_login")
+
+# What an outage of the throttle's Redis or of the database raises: a form error, never a 500 page.
+_UNAVAILABLE = (redis_errors.ConnectionError, redis_errors.TimeoutError, db.OperationalError, db.InterfaceError)
+
+
+class AdminLoginForm(AuthenticationForm):
+    """Checks the password through apps.accounts.services.auth.admin_sign_in instead of calling authenticate().
+
+    Django's own form would verify any number of passwords, leave no login log and tell a staff account apart
+    from an inactive or non-staff one only by its message; this one refuses like the API does (one message).
+    """
+
+    error_messages = {
+        **AuthenticationForm.error_messages,
+        "throttled": _("Too many failed sign-ins. Try again in %(seconds)s seconds."),
+        "unavailable": _("Signing in is unavailable right now. Try again in a moment."),
+    }
+
+    def clean(self) -> dict[str, Any]:
+        username = self.cleaned_data.get("username")
+        password = self.cleaned_data.get("password")
+        if username is None or not password:
+            return self.cleaned_data
+        request = self.request
+        client = ClientInfo(
+            ip=client_ip(request) if request is not None else None,
+            user_agent=request.headers.get("User-Agent", "") if request is not None else "",
+            request_id=getattr(request, "request_id", None),
+        )
+        try:
+            # The admin's login view is synchronous (it runs on a worker thread under ASGI); the shared
+            # sign-in is async and talks to Redis on the server's event loop.
+            self.user_cache = async_to_sync(admin_sign_in)(username=username, password=password, client=client)
+        except RateLimited as exc:
+            raise ValidationError(
+                self.error_messages["throttled"], code="throttled", params={"seconds": exc.retry_after}
+            ) from None
+        except BadCredentials:
+            raise self.get_invalid_login_error() from None
+        except _UNAVAILABLE as exc:
+            logger.warning("admin sign-in unavailable", extra={"error_type": type(exc).__name__})
+            raise ValidationError(self.error_messages["unavailable"], code="unavailable") from None
+        return self.cleaned_data
