@@ -15,6 +15,8 @@ from apps.core.envelope import EnvelopeRenderer, wrap_openapi_schema
 from apps.core.handlers import install_exception_handlers
 from apps.core.parsers import StrictJSONParser
 from apps.core.paths import API_ROOT, DOCS_PATH, OPENAPI_PATH
+from apps.core.ratelimit import RateLimit
+from apps.core.ratelimit import install as install_rate_limits
 
 
 def docs_guard(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
@@ -51,8 +53,10 @@ api = PlatformAPI(
     openapi_url=OPENAPI_PATH,
     docs_decorator=docs_guard,
     auth=JWTAuth(),
+    throttle=RateLimit(),  # every route, per user or IP in its group (config/settings/ratelimit.py)
 )
 install_exception_handlers(api)
+install_rate_limits(api)  # before the routers: it decorates every operation
 
 
 def _register_routers() -> None:

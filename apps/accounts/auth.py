@@ -18,6 +18,7 @@ from apps.accounts.models import User
 from apps.accounts.sessions import seen_key, session_key, session_touch
 from apps.accounts.tokens import decode_token
 from apps.core.exceptions import NotAuthenticated, PermissionDenied, SessionRevoked, TokenInvalid
+from apps.core.ratelimit import user_counter
 from apps.core.redis import async_redis
 
 SEEN_RESOLUTION = 60  # seconds: last_seen_at is refreshed at most this often per session
@@ -37,9 +38,13 @@ class AuthContext:
         return self.user.is_superuser or code in self.codes
 
 
-async def authenticate_token(token: str) -> AuthContext:
-    """Verify an access token and its live session; raise 40101/40102/40103 domain errors."""
+async def authenticate_token(token: str, request: HttpRequest | None = None) -> AuthContext:
+    """Verify an access token and its live session; raise 40101/40102/40103 domain errors.
+
+    With the API request, its rate-limit count rides in the same pipeline (apps/core/ratelimit.py).
+    """
     claims = decode_token(token, typ="access")
+    counter = user_counter(request, claims.sub) if request is not None else None
     redis = async_redis()
     async with redis.pipeline(transaction=False) as pipe:
         pipe.hget(session_key(claims.sid), "uid")
@@ -47,7 +52,11 @@ async def authenticate_token(token: str) -> AuthContext:
         pipe.get(state_key(claims.sub))
         pipe.get(global_version_key())
         pipe.get(user_version_key(claims.sub))
-        session_user, seen, cached, global_version, user_version = await pipe.execute()
+        if counter is not None:
+            counter.queue(pipe)
+        session_user, seen, cached, global_version, user_version, *counted = await pipe.execute()
+    if counter is not None and request is not None:
+        await counter.settle(request, counted)
     if session_user != claims.sub:
         raise SessionRevoked()
     state = await resolve_state(claims.sub, cached, global_version, user_version)
@@ -79,7 +88,7 @@ class JWTAuth(HttpBearer):
 
     async def __call__(self, request: HttpRequest) -> User:
         operation = routes.operation_for(request)
-        context = await authenticate_token(bearer_token(request))
+        context = await authenticate_token(bearer_token(request), request)
         request.auth_context = context  # type: ignore[attr-defined]
         access = operation.access if operation else Access.PERMISSION
         if access is Access.PERMISSION:
