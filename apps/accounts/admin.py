@@ -375,6 +375,9 @@ class RoleAdmin(ModelAdmin):
         )
 
     def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any) -> Any:
+        # Only the name is a model field the form saves; the permission fields are saved by save_related (the
+        # stock save_m2m would replace every permission of the role with the API codes ticked).
+        kwargs["fields"] = ("name",)
         form = super().get_form(request, obj, change=change, **kwargs)
         return type(form.__name__, (form,), {"actor": actor_of(request)})
 

@@ -39,6 +39,9 @@ def _schedule_model(model: str) -> dict[str, tuple[str, ...]]:
     }
 
 
+# Admin actions with an API twin: permissions the admin checks that are not rows of the Permission table.
+ACTION_PERMISSIONS: Final = frozenset({"accounts.force_logout_user", "django_celery_beat.run_periodictask"})
+
 ADMIN_PERMISSIONS: Final[Mapping[str, tuple[str, ...]]] = {
     # Users
     "accounts.view_user": USERS_READ,
