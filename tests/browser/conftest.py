@@ -1,0 +1,124 @@
+"""Browser tests: Playwright driving Debian's chromium (scripts/browser.sh installs it; nothing is downloaded)
+against one live daphne process in production settings with its own PostgreSQL database, Redis prefix, MongoDB
+database and bucket (scripts/bench/harness.py). Each page a test visits is saved as a screenshot under
+.artifacts/screenshots/ (git-ignored)."""
+
+import re
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import Browser, Page, sync_playwright
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "scripts" / "bench"))
+
+from harness import bench_environment, daphne, django_snippet  # noqa: E402
+
+CHROMIUM = "/usr/bin/chromium"
+SHOTS = ROOT / ".artifacts" / "screenshots"
+PASSWORD = "browser-pass-123"
+
+SEED = """
+from django.contrib.auth.models import Permission
+from apps.accounts.models import Role, User
+from apps.audit.documents import OperationLog
+from datetime import UTC, datetime
+from apps.core.ids import new_uuid7
+password = %(password)r
+def staff(name, *roles):
+    user = User.objects.create_user(username=name, password=password, is_staff=True, email=name + "@example.com")
+    user.groups.set([Role.objects.get(name=role) for role in roles])
+    return user
+staff("operator", "administrator")
+staff("viewer", "read-only")
+auditor = Role.objects.create(name="auditor")
+auditor.permissions.set(Permission.objects.filter(codename="GET:/api/v1/audit/operations"))
+staff("auditor-user", "auditor")
+User.objects.create_user(username="member", password=password)
+admin = User.objects.get(username="admin")
+admin.set_password(password)
+admin.save()
+now = datetime.now(UTC)
+for index, status in enumerate([200, 201, 404, 500, 403]):
+    OperationLog(id=str(new_uuid7()), request_id=f"r{index}", user_id=str(admin.pk), username="admin", method="GET",
+                 path=f"/api/v1/things/{index}", route="/api/v1/things/{id}", status=status, duration_ms=3.5 + index,
+                 ip="127.0.0.1", user_agent="browser-seed", created_at=now).save()
+print(json.dumps({"ok": True}))
+"""
+
+TOKEN = """
+from apps.accounts.models import User
+from tests.helpers import tokens_for
+pair = asyncio.run(tokens_for(User.objects.get(username=%(username)r), user_agent="browser-tests"))
+print(json.dumps({"access": pair.access_token}))
+"""
+
+
+class Site:
+    def __init__(self, base: str, env: dict[str, str]) -> None:
+        self.base = base
+        self.env = env
+
+    def snippet(self, code: str) -> Any:
+        return django_snippet(self.env, code)
+
+    def token(self, username: str) -> str:
+        return str(self.snippet(TOKEN % {"username": username})["access"])
+
+
+@pytest.fixture(scope="session")
+def site() -> Iterator[Site]:
+    with bench_environment() as env, daphne(env) as (base, _pid):
+        site = Site(base, env)
+        site.snippet(SEED % {"password": PASSWORD})
+        yield site
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    if not Path(CHROMIUM).exists():
+        pytest.fail("Debian's chromium is missing: scripts/browser.sh installs it")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            headless=True,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser: Browser, request: pytest.FixtureRequest) -> Iterator[Page]:
+    context = browser.new_context(viewport={"width": 1366, "height": 900}, accept_downloads=True)
+    page = context.new_page()
+    page.set_default_timeout(15000)
+    yield page
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    name = re.sub(r"[^\w.-]+", "_", request.node.name)
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+    context.close()
+
+
+def sign_in(page: Page, site: Site, username: str) -> None:
+    page.goto(site.base + "/admin/login/?next=/admin/")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit], input[type=submit]")
+    page.wait_for_url(re.compile(r".*/admin/$"))
+
+
+def shot(page: Page, name: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
