@@ -69,6 +69,7 @@ _ERROR_RESPONSES = {
 _BODY_ERROR_RESPONSES = {
     "400": ("BadRequest", "Bad request (40000), e.g. a body that is not a JSON object."),
     "413": ("PayloadTooLarge", "Payload too large (41300)."),
+    "415": ("UnsupportedMediaType", "Unsupported media type (41500), e.g. a body that is not application/json."),
 }
 _PATH_ERROR_RESPONSES = {
     "404": ("NotFound", "Not found (40400)."),

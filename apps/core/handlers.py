@@ -65,6 +65,8 @@ def install_exception_handlers(api: NinjaAPI) -> None:
         return _respond(api, request, ErrorCode.NOT_AUTHENTICATED)
 
     def on_http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
+        if isinstance(exc.__cause__, DomainError):  # raised by the body parser (41500); Ninja wraps it in a 400
+            return on_domain_error(request, exc.__cause__)
         code = code_for_status(exc.status_code)
         message: str | Promise = str(exc)
         if str(message).startswith("Cannot parse request body"):

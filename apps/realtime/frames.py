@@ -11,10 +11,13 @@ from django.utils.functional import Promise
 from pydantic import BaseModel
 
 from apps.core.exceptions import DEFAULT_MESSAGES, ErrorCode
-from apps.core.parsers import holds_lone_surrogate
+from apps.core.parsers import holds_lone_surrogate, nesting_depth
 
 MAX_EVENT_LENGTH = 100
 MAX_ID_LENGTH = 128
+# Arrays and objects inside one another, the frame itself included. No event takes more than a few levels; a
+# 10 KB frame can nest 5000 deep, which json (and every recursive walk after it) answers with RecursionError.
+MAX_DEPTH = 32
 
 
 @dataclass(frozen=True)
@@ -67,6 +70,10 @@ def jsonable(value: Any) -> Any:
     return json.loads(json.dumps(value, default=_default))
 
 
+def _too_deep() -> str:
+    return f"Frames may nest arrays and objects at most {MAX_DEPTH} deep"
+
+
 def parse(text: str | None, bytes_data: bytes | None, *, max_bytes: int) -> Frame:
     """A client frame {"event": str, "data": any, "id": str?}, or FrameError (40000 / 41300 / 42200)."""
     if text is None:
@@ -77,8 +84,12 @@ def parse(text: str | None, bytes_data: bytes | None, *, max_bytes: int) -> Fram
         body = json.loads(text)
     except ValueError:
         raise FrameError(ErrorCode.BAD_REQUEST, "Frames must be JSON objects") from None
+    except RecursionError:
+        raise FrameError(ErrorCode.BAD_REQUEST, _too_deep()) from None
     if not isinstance(body, dict):
         raise FrameError(ErrorCode.BAD_REQUEST, "Frames must be JSON objects")
+    if nesting_depth(body, limit=MAX_DEPTH) > MAX_DEPTH:
+        raise FrameError(ErrorCode.BAD_REQUEST, _too_deep())
     if holds_lone_surrogate(text, body):
         raise FrameError(ErrorCode.BAD_REQUEST, "Frames must not hold lone UTF-16 surrogate escapes")
     event = body.get("event")

@@ -1,9 +1,11 @@
 import json
 import uuid
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
+from apps.core.parsers import nesting_depth
 from apps.realtime import frames
 from apps.realtime.frames import FrameError
 
@@ -98,3 +100,20 @@ def test_jsonable_turns_ids_and_times_into_json_types():
         "tags": ["a"],
     }
     assert json.loads(frames.encode({"event": "x", "data": value}))["data"]["id"].endswith("1")
+
+
+@pytest.mark.parametrize("depth", [frames.MAX_DEPTH + 1, 900, 5000, 100_000])
+def test_parse_refuses_frames_nested_past_the_limit_with_40000(depth):
+    text = '{"event": "ping", "data": ' + "[" * (depth - 1) + "]" * (depth - 1) + "}"
+    with pytest.raises(FrameError) as info:
+        parse(text, max_bytes=1 << 20)
+    assert info.value.code == 40000
+
+
+def test_parse_takes_frames_nested_up_to_the_limit():
+    data: Any = {"a": [[{"b": []}]]}  # 5 levels
+    for _ in range(frames.MAX_DEPTH - 6):
+        data = {"a": data}
+    body = {"event": "ping", "data": data}
+    assert nesting_depth(body, limit=100) == frames.MAX_DEPTH
+    assert parse(json.dumps(body), max_bytes=1 << 20).data == data
