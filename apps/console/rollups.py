@@ -37,6 +37,7 @@ UNIT_SECONDS = {"day": 86400, "hour": 3600, "minute": 60}
 FINER = {"day": "hour", "hour": "minute"}
 # Stored units outlive every window that reads them (24 hours, 14 days), then MongoDB's TTL removes them.
 KEEP = {"minute": timedelta(days=2), "hour": timedelta(days=3), "day": timedelta(days=40)}
+MAX_RANGE = timedelta(hours=1)  # of documents per aggregation: a missing day is counted hour by hour
 
 _indexes_ready: set[tuple[int, str]] = set()
 
@@ -139,10 +140,14 @@ def _aggregate(series: Series, unit: str, match: dict[str, Any]) -> dict[datetim
 
 
 def _ranges(pieces: Iterable[Piece]) -> list[tuple[datetime, datetime]]:
-    """Adjacent pieces merged into [start, end) ranges, so each range is one aggregation."""
+    """Adjacent pieces merged into [start, end) ranges of at most MAX_RANGE, each one aggregation.
+
+    The cap keeps each aggregation short (a day of logs can take the server longer than a socket timeout), and
+    each range is stored as soon as it is counted, so a slow first read still makes progress.
+    """
     ranges: list[tuple[datetime, datetime]] = []
     for piece in sorted(pieces, key=lambda p: p.start):
-        if ranges and ranges[-1][1] == piece.start:
+        if ranges and ranges[-1][1] == piece.start and piece.end - ranges[-1][0] <= MAX_RANGE:
             ranges[-1] = (ranges[-1][0], piece.end)
         else:
             ranges.append((piece.start, piece.end))
@@ -200,16 +205,21 @@ def _from_documents(series: Series, pieces: list[Piece]) -> dict[Piece, Rollup]:
             projection = {"_id": 0, series.key_field: 1, series.time_field: 1}
             for doc in series.collection().find({**series.open_filter, **match}, projection):
                 open_keys[floor(doc[series.time_field], unit)].append(doc[series.key_field])
-        for piece in (p for p in pieces if start <= p.start < end):
-            result[piece] = Rollup(counts.get(piece.start, {}), open_keys.get(piece.start, []))
+        counted = {
+            piece: Rollup(counts.get(piece.start, {}), open_keys.get(piece.start, []))
+            for piece in pieces
+            if start <= piece.start < end
+        }
+        _store(series, counted)
+        result.update(counted)
     return result
 
 
 def _resolve(series: Series, pieces: list[Piece]) -> dict[Piece, Rollup]:
     """Rollups of closed pieces: stored, aggregated from the documents, or summed from finer pieces.
 
-    A piece none of whose parts is stored yet is aggregated from the documents at its own unit (the first
-    read of a window); one with stored parts is summed from them, aggregating only the missing parts.
+    A piece of at most MAX_RANGE none of whose parts is stored yet is aggregated from the documents at its own
+    unit (the first read of a window); others are summed from their parts, aggregating only the missing ones.
     """
     result = _stored(series, pieces)
     missing = [piece for piece in pieces if piece not in result]
@@ -220,8 +230,9 @@ def _resolve(series: Series, pieces: list[Piece]) -> dict[Piece, Rollup]:
     for unit in series.levels:
         direct: list[Piece] = []
         for piece in (p for p in missing if p.unit == unit):
-            (summed if any(q in stored_parts for q in parts.get(piece, [])) else direct).append(piece)
-        fresh.update(_from_documents(series, direct))
+            whole = piece.end - piece.start <= MAX_RANGE and not any(q in stored_parts for q in parts.get(piece, []))
+            (direct if whole else summed).append(piece)
+        result.update(_from_documents(series, direct))  # stored range by range
     resolved_parts = _resolve(series, [part for piece in summed for part in parts[piece]]) if summed else {}
     for piece in summed:
         total = Rollup()

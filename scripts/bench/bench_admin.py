@@ -22,6 +22,7 @@ import argparse
 import json
 import math
 import random
+import re
 import statistics
 import sys
 import time
@@ -186,7 +187,8 @@ def main() -> int:
                 first_ms, html = get(INDEX_PATH)
                 expected = f"{args.operations:,}"
                 if 'id="dashboard"' not in html or expected not in html:
-                    raise RuntimeError(f"the dashboard does not show the {expected} seeded operation logs")
+                    cards = re.sub(r"<[^>]+>|\s+", " ", html[html.find('id="dashboard-cards"') :])[:600]
+                    raise RuntimeError(f"the dashboard does not show the {expected} seeded operation logs: {cards}")
                 result["first_render_ms"] = round(first_ms, 1)
                 for _ in range(3):  # warm-up: imports, template caches, connection pools
                     get(BASELINE_PATH)

@@ -167,6 +167,10 @@ def test_sign_in_figures_count_per_utc_day(db):
     assert days[floor(now - timedelta(days=3), "day")] == (1, 1)
     assert days[floor(now - timedelta(days=13), "day")] == (1, 0)
     assert (figures["success"], figures["failure"]) == (5, 3)
+    # Missing days are counted hour by hour (short aggregations), then stored as days.
+    stored = db[rollups.COLLECTION]
+    assert stored.count_documents({"series": "logins", "unit": "day"}) == 13
+    assert stored.count_documents({"series": "logins", "unit": "hour"}) == 13 * 24 + now.hour
 
 
 def test_task_run_figures_by_status_follow_runs_that_finish_later(db):
