@@ -367,6 +367,18 @@ def test_dashboard_renders_when_mongodb_is_down(db, settings):
     assert _cards(client.get(INDEX).content.decode())["API calls, last 24 h"] == "8"
 
 
+def test_dashboard_renders_when_redis_is_down(db, settings):
+    client = _client(is_superuser=True)
+    _fresh_client(client)
+    _seed_everything(db)
+    settings.REDIS_URL = "redis://127.0.0.1:1/0"  # presence and sessions; the cache keeps its own settings
+    response = client.get(INDEX)
+    assert response.status_code == 200
+    cards = _cards(response.content.decode())
+    assert cards["Online users now"] == "—" and cards["Live sessions"] == "—"
+    assert cards["API calls, last 24 h"] == "8" and cards["Storage used"].startswith("0")
+
+
 def test_figures_are_cached_briefly_and_shared(db):
     first = _client(is_superuser=True)
     _fresh_client(first)
