@@ -3,7 +3,7 @@ from ninja import Router
 
 from apps.accounts.access import public
 from apps.core.envelope import json_error_response
-from apps.core.exceptions import ErrorCode
+from apps.core.exceptions import SERVICE_RETRY_AFTER, ErrorCode
 from apps.core.health import readiness
 from apps.core.schemas import HealthOut, ReadinessOut
 
@@ -23,4 +23,6 @@ async def health_ready(request: HttpRequest) -> dict[str, object] | HttpResponse
     if all(state == "ok" for state in checks.values()):
         return {"status": "ok", "checks": checks}
     # 503 keeps the envelope's error code but still reports which dependency is down.
-    return json_error_response(503, ErrorCode.SERVICE_UNAVAILABLE, data={"status": "unavailable", "checks": checks})
+    response = json_error_response(503, ErrorCode.SERVICE_UNAVAILABLE, data={"status": "unavailable", "checks": checks})
+    response["Retry-After"] = str(SERVICE_RETRY_AFTER)  # like every other 50300
+    return response

@@ -79,14 +79,19 @@ TEMPLATES = [
 
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
 DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DATABASE_CONN_MAX_AGE", default=0))
+# An unreachable server must cost a request seconds, not tens of them: libpq's connect_timeout bounds each
+# connection attempt (integer seconds, 2 at least), the pool's timeout the wait for a connection, after which
+# the request answers 50300 and readiness reports the database down.
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = env.int("DATABASE_CONNECT_TIMEOUT", default=2)
 # Under ASGI every request runs its sync ORM work on a fresh thread, so persistent per-thread connections
 # pile up; a psycopg pool (Django 5.1+) reuses connections instead. Only for PostgreSQL.
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env.bool("DATABASE_POOL", default=True):
     DATABASES["default"]["CONN_MAX_AGE"] = 0
-    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+    DATABASES["default"]["OPTIONS"]["pool"] = {
         "min_size": env.int("DATABASE_POOL_MIN_SIZE", default=2),
         "max_size": env.int("DATABASE_POOL_MAX_SIZE", default=20),
-        "timeout": env.float("DATABASE_POOL_TIMEOUT", default=10.0),
+        "timeout": env.float("DATABASE_POOL_TIMEOUT", default=1.5),
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
