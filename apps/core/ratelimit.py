@@ -4,8 +4,8 @@ client IP on public ones, enforced through Ninja's throttling.
 Ninja asks its throttles synchronously and after authentication, in async operations too, so a throttle cannot
 await Redis (and Ninja's SimpleRateThrottle rewrites a list in the cache, which concurrent requests race on). The
 counting therefore happens where the request awaits Redis anyway: a signed-in request inside the auth class's
-one pipeline (two more commands, no extra round trip; see apps/accounts/auth.py), a public one in an API-level
-Ninja decorator around the operation (one INCR + PTTL round trip). `RateLimit`, the throttle every operation gets
+one pipeline (one more command, no extra round trip; see apps/accounts/auth.py), a public one in an API-level
+Ninja decorator around the operation (one INCR round trip). `RateLimit`, the throttle every operation gets
 from NinjaAPI(throttle=RateLimit()), then allows or refuses from that count, so Ninja's own `throttle=` of a
 router or operation still says whether and in which group a route is limited (`throttle=[]` opts it out).
 """
@@ -15,6 +15,7 @@ import inspect
 import ipaddress
 import math
 import re
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache, wraps
@@ -83,39 +84,49 @@ class Verdict:
 
 
 class Counter:
-    """One request counted in the current window of one key: INCR + PTTL queued into a pipeline, read back."""
+    """One request counted in the current window of one key: a single INCR, alone or queued into a pipeline.
 
-    __slots__ = ("key", "rate")
+    Windows are aligned to the clock (window n covers [n * w, (n + 1) * w) seconds of Unix time), so the window
+    and its reset follow from the time and the counter's key names its window: no TTL needs reading back. The
+    window's first request sets the expiry, one window late, so a server whose clock runs a little behind never
+    counts into a key that is gone already.
+    """
 
-    def __init__(self, key: str, rate: Rate) -> None:
-        self.key = key
+    __slots__ = ("expire_at", "key", "rate", "reset")
+
+    def __init__(self, name: str, rate: Rate, now: float | None = None) -> None:
+        now = time.time() if now is None else now
+        window = int(now // rate.window)
+        self.key = f"{name}:{window}"
         self.rate = rate
+        self.reset = max(1, math.ceil((window + 1) * rate.window - now))
+        self.expire_at = (window + 2) * rate.window
 
     def queue(self, pipe: Any) -> None:
         pipe.incr(self.key)
-        pipe.pttl(self.key)
 
-    def _verdict(self, request: HttpRequest, replies: Sequence[Any]) -> tuple[Verdict, bool]:
-        count, ttl_ms = int(replies[0]), int(replies[1])
-        reset = math.ceil(ttl_ms / 1000) if ttl_ms > 0 else self.rate.window
+    def _verdict(self, request: HttpRequest, count: int) -> Verdict:
         limit = self.rate.limit
-        verdict = Verdict(limit=limit, remaining=max(0, limit - count), reset=max(1, reset), allowed=count <= limit)
+        verdict = Verdict(limit=limit, remaining=max(0, limit - count), reset=self.reset, allowed=count <= limit)
         setattr(request, _VERDICT, verdict)
-        # No expiry yet: this is the window's first request (or one whose expiry was lost); NX keeps the first.
-        return verdict, ttl_ms == -1
+        return verdict
 
     async def settle(self, request: HttpRequest, replies: Sequence[Any]) -> Verdict:
-        """Record the verdict of `replies` (the two queued commands' answers) on the request."""
-        verdict, starts_window = self._verdict(request, replies)
-        if starts_window:
-            await async_redis().pexpire(self.key, self.rate.window * 1000, nx=True)
-        return verdict
+        """Record on the request the verdict of `replies`, the answers of the commands `queue` added."""
+        count = int(replies[0])
+        if count == 1:
+            await async_redis().expireat(self.key, self.expire_at)
+        return self._verdict(request, count)
 
-    def settle_sync(self, request: HttpRequest, replies: Sequence[Any]) -> Verdict:
-        verdict, starts_window = self._verdict(request, replies)
-        if starts_window:
-            sync_redis().pexpire(self.key, self.rate.window * 1000, nx=True)
-        return verdict
+    async def count(self, request: HttpRequest) -> Verdict:
+        return await self.settle(request, [await async_redis().incr(self.key)])
+
+    def count_sync(self, request: HttpRequest) -> Verdict:
+        redis = sync_redis()
+        count = int(redis.incr(self.key))
+        if count == 1:
+            redis.expireat(self.key, self.expire_at)
+        return self._verdict(request, count)
 
 
 def user_counter(request: HttpRequest, user_id: str) -> Counter | None:
@@ -213,10 +224,7 @@ def count_requests(run: Callable[..., Any]) -> Callable[..., Any]:
             try:
                 counter = _prepare(request, operation)
                 if counter is not None:
-                    async with async_redis().pipeline(transaction=False) as pipe:
-                        counter.queue(pipe)
-                        replies = await pipe.execute()
-                    await counter.settle(request, replies)
+                    await counter.count(request)
             except Exception as exc:  # Redis down is 50300 with Retry-After, as on the auth path
                 return operation.api.on_exception(request, exc)
             return _stamp(request, await run(request, *args, **kwargs))
@@ -228,10 +236,7 @@ def count_requests(run: Callable[..., Any]) -> Callable[..., Any]:
         try:
             counter = _prepare(request, operation)
             if counter is not None:
-                with sync_redis().pipeline(transaction=False) as pipe:
-                    counter.queue(pipe)
-                    replies = pipe.execute()
-                counter.settle_sync(request, replies)
+                counter.count_sync(request)
         except Exception as exc:
             return operation.api.on_exception(request, exc)
         return _stamp(request, run(request, *args, **kwargs))
