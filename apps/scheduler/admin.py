@@ -15,6 +15,7 @@ from urllib.parse import urlencode
 from django import forms
 from django.conf import settings
 from django.contrib import admin
+from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, QueryDict
 from django.template.response import TemplateResponse
 from django.urls import reverse
@@ -252,6 +253,28 @@ class PeriodicTaskAdmin(BeatPeriodicTaskAdmin, ModelAdmin):
     # so a running beat reloads the schedule on its next tick.
     form = PeriodicTaskAdminForm
     list_display = ("name", "task", "enabled", "scheduler", "one_off", "last_run_at", "total_run_count", "runs")
+
+    # django-celery-beat's bulk actions declare no permission, so every viewer would be offered them: enabling,
+    # disabling and toggling need "change", running now needs "run" (POST /schedules/{id}/run in the API).
+    @admin.action(description=BeatPeriodicTaskAdmin.enable_tasks.short_description, permissions=["change"])
+    def enable_tasks(self, request: HttpRequest, queryset: QuerySet[PeriodicTask]) -> None:
+        super().enable_tasks(request, queryset)
+
+    @admin.action(description=BeatPeriodicTaskAdmin.disable_tasks.short_description, permissions=["change"])
+    def disable_tasks(self, request: HttpRequest, queryset: QuerySet[PeriodicTask]) -> None:
+        super().disable_tasks(request, queryset)
+
+    @admin.action(description=BeatPeriodicTaskAdmin.toggle_tasks.short_description, permissions=["change"])
+    def toggle_tasks(self, request: HttpRequest, queryset: QuerySet[PeriodicTask]) -> None:
+        super().toggle_tasks(request, queryset)
+
+    @admin.action(description=BeatPeriodicTaskAdmin.run_tasks.short_description, permissions=["run"])
+    def run_tasks(self, request: HttpRequest, queryset: QuerySet[PeriodicTask]) -> None:
+        super().run_tasks(request, queryset)
+
+    def has_run_permission(self, request: HttpRequest) -> bool:
+        return bool(request.user.has_perm("django_celery_beat.run_periodictask"))
+
     readonly_fields = ("last_run_at", "crontab_translation", "total_run_count", "runs")
     conditional_fields = {
         "custom_task": f"task_choice == '{OTHER_TASK}'",
