@@ -61,8 +61,15 @@ def encode_token(
     return jwt.encode(payload, key.private_key, algorithm=ALGORITHM, headers={"kid": key.kid})
 
 
+# Our tokens are under 1 KB (an RS256 signature of a 4096-bit key is 683 characters); anything far longer is
+# refused before it is parsed, base64-decoded or hashed for the verification cache.
+MAX_TOKEN_LENGTH = 4096
+
+
 def decode_token(token: str, *, typ: TokenType) -> TokenClaims:
     """Verify signature (RS256 only, known kid), exp, iss and typ; raise 40101/40102 domain errors."""
+    if len(token) > MAX_TOKEN_LENGTH:
+        raise TokenInvalid()
     claims = _verified_claims(token, settings.JWT_ISSUER, tuple(verification_keys()))
     if claims.exp + LEEWAY < time.time():  # checked on every use: the verification above may be cached
         raise TokenExpired()
