@@ -34,3 +34,6 @@ UNFOLD = {
         "navigation": "apps.console.navigation.sidebar_navigation",
     },
 }
+
+# A sign-in on /admin/login/ without ?next= lands on the admin index, not Django's /accounts/profile/ (no such page).
+LOGIN_REDIRECT_URL = "/admin/"

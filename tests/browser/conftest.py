@@ -112,7 +112,7 @@ def page(browser: Browser, request: pytest.FixtureRequest) -> Iterator[Page]:
 
 
 def sign_in(page: Page, site: Site, username: str) -> None:
-    page.goto(site.base + "/admin/login/?next=/admin/")
+    page.goto(site.base + "/admin/login/")
     page.fill("input[name=username]", username)
     page.fill("input[name=password]", PASSWORD)
     page.click("button[type=submit], input[type=submit]")
