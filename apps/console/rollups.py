@@ -3,8 +3,9 @@
 A *series* counts the documents of one collection per time unit, split by a few fields: the counts of a unit
 are marginal counts per field value, e.g. {"st:SUCCESS": 3, "st:FAILURE": 1}. Once a unit is closed (it
 ended at least GRACE ago, so the buffered writers have flushed into it) its counts are stored in the
-`dashboard_rollups` collection. A window is read as the coarsest stored units that fit it, then the closed
-minutes of the current hour, then one aggregation of the open minutes at the end (the *tail*). A unit not
+`dashboard_rollups` collection. A window is read as the coarsest stored units that fit it (days, hours, then the
+closed 10-minute bins and minutes of the current hour), then one aggregation of the open minutes at the end
+(the *tail*). A unit not
 stored yet is summed from its stored finer units (aggregating the missing ones from the documents), or
 aggregated at once when none of them is stored, so after the first read only the tail and the few minutes
 closed since the last read touch the documents.
@@ -33,10 +34,16 @@ COLLECTION = "dashboard_rollups"
 # A unit is closed this long after its end: the audit writer flushes every second, a task-run record is
 # written when the task is sent; a minute leaves room for a slow batch.
 GRACE = timedelta(seconds=60)
-UNIT_SECONDS = {"day": 86400, "hour": 3600, "minute": 60}
-FINER = {"day": "hour", "hour": "minute"}
+UNIT_SECONDS = {"day": 86400, "hour": 3600, "10min": 600, "minute": 60}
+# $dateTrunc of each unit (bins of 10 minutes start on the hour: MongoDB counts them from 2000-01-01T00:00).
+TRUNCATE: dict[str, dict[str, Any]] = {
+    "day": {"unit": "day"},
+    "hour": {"unit": "hour"},
+    "10min": {"unit": "minute", "binSize": 10},
+    "minute": {"unit": "minute"},
+}
 # Stored units outlive every window that reads them (24 hours, 14 days), then MongoDB's TTL removes them.
-KEEP = {"minute": timedelta(days=2), "hour": timedelta(days=3), "day": timedelta(days=40)}
+KEEP = {"minute": timedelta(days=2), "10min": timedelta(days=2), "hour": timedelta(days=3), "day": timedelta(days=40)}
 MAX_RANGE = timedelta(hours=1)  # of documents per aggregation: a missing day is counted hour by hour
 
 _indexes_ready: set[tuple[int, str]] = set()
@@ -125,7 +132,7 @@ def _aggregate(series: Series, unit: str, match: dict[str, Any]) -> dict[datetim
         {"$match": match},
         {
             "$group": {
-                "_id": {"t": {"$dateTrunc": {"date": time_field, "unit": unit}}, **series.fields},
+                "_id": {"t": {"$dateTrunc": {"date": time_field, **TRUNCATE[unit]}}, **series.fields},
                 "n": {"$sum": 1},
             }
         },
@@ -223,7 +230,7 @@ def _resolve(series: Series, pieces: list[Piece]) -> dict[Piece, Rollup]:
     """
     result = _stored(series, pieces)
     missing = [piece for piece in pieces if piece not in result]
-    parts = {piece: _parts(piece) for piece in missing if piece.unit in FINER}
+    parts = {piece: _parts(series, piece) for piece in missing if piece.unit != series.levels[-1]}
     stored_parts = _stored(series, [part for group in parts.values() for part in group])
     fresh: dict[Piece, Rollup] = {}
     summed: list[Piece] = []
@@ -245,8 +252,9 @@ def _resolve(series: Series, pieces: list[Piece]) -> dict[Piece, Rollup]:
     return result
 
 
-def _parts(piece: Piece) -> list[Piece]:
-    unit = FINER[piece.unit]
+def _parts(series: Series, piece: Piece) -> list[Piece]:
+    """The pieces of the series' next finer unit that make up `piece`."""
+    unit = series.levels[series.levels.index(piece.unit) + 1]
     size = timedelta(seconds=UNIT_SECONDS[unit])
     count = UNIT_SECONDS[piece.unit] // UNIT_SECONDS[unit]
     return [Piece(unit, piece.start + size * i) for i in range(count)]

@@ -53,21 +53,21 @@ OPERATIONS = Series(
     collection=lambda: _collection(COLLECTIONS["operation"]),
     time_field="created_at",
     fields={"c": {"$floor": {"$divide": ["$status", 100]}}, "b": _latency_bucket()},
-    levels=("hour", "minute"),
+    levels=("hour", "10min", "minute"),
 )
 SIGN_INS = Series(
     name="logins",
     collection=lambda: _collection(COLLECTIONS["login"]),
     time_field="created_at",
     fields={"ok": "$success"},
-    levels=("day", "hour", "minute"),
+    levels=("day", "hour", "10min", "minute"),
 )
 TASK_RUNS = Series(
     name="runs",
     collection=run_documents.collection,
     time_field="queued_at",
     fields={"st": "$status"},
-    levels=("hour", "minute"),
+    levels=("hour", "10min", "minute"),
     # A run still pending, started or retrying is counted live until it ends; ended runs never change.
     open_filter={"status": {"$in": sorted(OPEN_RUN_STATES)}},
     settled_filter={"status": {"$in": sorted(SETTLED_RUN_STATES)}},
@@ -180,16 +180,7 @@ def task_run_figures(*, now: datetime | None = None) -> dict[str, Any]:
     for counts in bars.values():
         for status, n in _marginal(counts, "st").items():
             by_status[status] = by_status.get(status, 0) + n
-    # The (status, queued_at) index answers this without scanning the window.
-    failures = list(
-        run_documents.collection()
-        .find(
-            {"status": RunStatus.FAILURE.value, "queued_at": {"$gte": start}},
-            {"_id": 0, "task_id": 1, "task": 1, "queued_at": 1, "error": 1},
-        )
-        .sort("queued_at", -1)
-        .limit(RECENT_FAILURES)
-    )
+    failures = recent_failures(since=start, now=now)
     return {
         "since": start,
         "by_status": by_status,
@@ -205,6 +196,29 @@ def task_run_figures(*, now: datetime | None = None) -> dict[str, Any]:
         ],
         "computed_at": now,
     }
+
+
+def recent_failures(*, since: datetime, now: datetime) -> list[dict[str, Any]]:
+    """The latest RECENT_FAILURES failed runs queued since `since`, newest first.
+
+    Looked for in the last hour, then the last 6 hours, then the whole window: the server sorts every match
+    before the limit, so a short span that already holds enough failures spares it a day of them.
+    """
+    runs = run_documents.collection()
+    found: list[dict[str, Any]] = []
+    for span in (timedelta(hours=1), timedelta(hours=6), None):
+        start = since if span is None else max(since, now - span)
+        found = list(
+            runs.find(
+                {"status": RunStatus.FAILURE.value, "queued_at": {"$gte": start}},
+                {"_id": 0, "task_id": 1, "task": 1, "queued_at": 1, "error": 1},
+            )
+            .sort("queued_at", -1)
+            .limit(RECENT_FAILURES)
+        )
+        if len(found) >= RECENT_FAILURES or start == since:
+            break
+    return found
 
 
 # --- Redis and SQL figures --------------------------------------------------------------------------------

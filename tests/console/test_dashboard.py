@@ -136,10 +136,10 @@ def test_figures_come_from_stored_rollups_once_units_close(db):
     _seed_operations(db, now)
     first = selectors.operation_figures(now=now)
     stored = db[rollups.COLLECTION]
-    hours = stored.count_documents({"series": "ops", "unit": "hour"})
-    minutes = stored.count_documents({"series": "ops", "unit": "minute"})
-    # 23 closed hours, and the minutes of the open hour closed a GRACE ago.
-    assert hours == 23 and minutes == 29
+    counts = {unit: stored.count_documents({"series": "ops", "unit": unit}) for unit in ("hour", "10min", "minute")}
+    # 23 closed hours, then in the open hour (now is hh:30) two closed 10-minute bins and the minutes
+    # hh:20..hh:28 that closed a GRACE ago.
+    assert counts == {"hour": 23, "10min": 2, "minute": 9}
     # The stored counts answer again even when the logs behind them are gone (so they were not re-read) ...
     db[COLLECTIONS["operation"]].delete_many({"created_at": {"$lt": now - timedelta(hours=1)}})
     again = selectors.operation_figures(now=now)
@@ -170,7 +170,10 @@ def test_sign_in_figures_count_per_utc_day(db):
     # Missing days are counted hour by hour (short aggregations), then stored as days.
     stored = db[rollups.COLLECTION]
     assert stored.count_documents({"series": "logins", "unit": "day"}) == 13
-    assert stored.count_documents({"series": "logins", "unit": "hour"}) == 13 * 24 + now.hour
+    # (Hours older than 3 days are left to the TTL index once their day is stored.)
+    today = {"series": "logins", "unit": "hour", "start": {"$gte": floor(now, "day")}}
+    assert stored.count_documents(today) == now.hour
+    assert stored.count_documents({"series": "logins", "unit": "10min"}) == 2
 
 
 def test_task_run_figures_by_status_follow_runs_that_finish_later(db):
@@ -195,6 +198,17 @@ def test_task_run_figures_by_status_follow_runs_that_finish_later(db):
     runs.update_one({"task_id": pending["task_id"]}, {"$set": {"status": "SUCCESS"}})
     later = selectors.task_run_figures(now=now)
     assert later["by_status"]["PENDING"] == 0 and later["by_status"]["SUCCESS"] == 5
+
+
+def test_recent_failures_are_the_newest_of_the_window(db):
+    now = _now()
+    times = [now - timedelta(minutes=m) for m in (5, 10, 20)] + [now - timedelta(hours=10, minutes=m) for m in range(4)]
+    runs = [_run(at, "FAILURE") for at in times]
+    run_documents.collection().insert_many([*runs, _run(now - timedelta(minutes=1), "SUCCESS")])
+    since = now - timedelta(hours=23)
+    found = selectors.recent_failures(since=since, now=now)
+    assert [run["task_id"] for run in found] == [run["task_id"] for run in runs[:5]]
+    assert selectors.recent_failures(since=now - timedelta(minutes=15), now=now)[1]["task_id"] == runs[1]["task_id"]
 
 
 def test_percentile_from_histogram_edges():
