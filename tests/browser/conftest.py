@@ -103,7 +103,7 @@ def browser() -> Iterator[Browser]:
 def page(browser: Browser, request: pytest.FixtureRequest) -> Iterator[Page]:
     context = browser.new_context(viewport={"width": 1366, "height": 900}, accept_downloads=True)
     page = context.new_page()
-    page.set_default_timeout(15000)
+    page.set_default_timeout(45000)  # generous: the first pages of a cold server on a busy machine
     yield page
     SHOTS.mkdir(parents=True, exist_ok=True)
     name = re.sub(r"[^\w.-]+", "_", request.node.name)
@@ -115,8 +115,8 @@ def sign_in(page: Page, site: Site, username: str) -> None:
     page.goto(site.base + "/admin/login/")
     page.fill("input[name=username]", username)
     page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit], input[type=submit]")
-    page.wait_for_url(re.compile(r".*/admin/$"))
+    page.click("button[type=submit], input[type=submit]", no_wait_after=True)
+    page.wait_for_url(re.compile(r".*/admin/$"), timeout=90000)
 
 
 def shot(page: Page, name: str) -> None:
