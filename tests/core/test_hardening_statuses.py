@@ -5,7 +5,6 @@ ids that exist nowhere, with an empty, a malformed and a non-JSON body. A schema
 sending the same finds no undocumented status.
 """
 
-import json
 import re
 from typing import Any
 
