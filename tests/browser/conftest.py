@@ -69,7 +69,9 @@ class Site:
         return str(self.snippet(TOKEN % {"username": username})["access"])
 
 
-@pytest.fixture(scope="session")
+# Module scope, not session: Playwright's sync API keeps an event loop running in this thread while it is open,
+# and the async tests that run after these would find it.
+@pytest.fixture(scope="module")
 def site() -> Iterator[Site]:
     with bench_environment() as env, daphne(env) as (base, _pid):
         site = Site(base, env)
@@ -77,7 +79,7 @@ def site() -> Iterator[Site]:
         yield site
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     if not Path(CHROMIUM).exists():
         pytest.fail("Debian's chromium is missing: scripts/browser.sh installs it")

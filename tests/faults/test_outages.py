@@ -80,7 +80,7 @@ def test_mongodb_outage_loses_no_operation_log(stack: Stack) -> None:
 
 
 def test_s3_outage_answers_50300_with_retry_after_and_recovers(stack: Stack) -> None:
-    headers = _headers(stack.token())
+    headers = {**_headers(stack.token()), "Content-Type": "application/json"}
     single = {"filename": "a.txt", "size": 10, "content_type": "text/plain"}
     multipart = {"filename": "b.bin", "size": 20 * 1024 * 1024, "content_type": "application/octet-stream"}
 
