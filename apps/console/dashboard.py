@@ -21,7 +21,7 @@ from django.http import HttpRequest
 from django.template.defaultfilters import filesizeformat
 from django.urls import reverse
 from django.utils.formats import number_format
-from django.utils.html import format_html_join
+from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext
 from pymongo.errors import PyMongoError
@@ -131,12 +131,11 @@ def _percent(part: int, whole: int) -> str:
 
 
 def _links(links: list[tuple[str, str]]) -> SafeString:
-    """(label, url) pairs as links."""
-    return format_html_join(
-        " · ",
-        '<a href="{}" class="text-primary-600 underline dark:text-primary-500">{}</a>',
-        ((url, label) for label, url in links),
+    """(label, url) pairs as a row of links."""
+    items = format_html_join(
+        "", '<a href="{}" class="text-primary-600 underline dark:text-primary-500">{}</a>', ((u, t) for t, u in links)
     )
+    return format_html('<span class="flex flex-row flex-wrap gap-4">{}</span>', items)
 
 
 def _chart(labels: list[str], datasets: list[dict[str, Any]]) -> str:
@@ -306,7 +305,7 @@ def _operations(data: Any, cards: list[dict[str, Any]], charts: list[dict[str, A
 
 
 STATUS_COLOURS = {
-    RunStatus.SUCCESS.value: "bg-green-500",
+    RunStatus.SUCCESS.value: "bg-primary-600",  # unfold's progress bar draws in the primary colour underneath
     RunStatus.FAILURE.value: "bg-red-500",
     RunStatus.RETRY.value: "bg-orange-500",
     RunStatus.STARTED.value: "bg-blue-500",

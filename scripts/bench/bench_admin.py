@@ -13,7 +13,9 @@ machine hits all of them alike:
   cold      the dashboard's cache cleared before every request (rollups kept: they are data, not cache)
   warm      figures served from the 30 s cache
   baseline  an admin changelist with no MongoDB work (/admin/django_celery_beat/intervalschedule/)
-Printed: p50/p95 in ms, each p50 as a ratio to the baseline's p50 and to the 300 ms target.
+Printed: p50/p95 in ms, each p50 as a ratio to the baseline's p50 and to the 300 ms target, and a one-document
+MongoDB read timed just before each cold request (the server may be shared: a stall there shows as a slow
+probe next to the slowest cold samples).
 
     .venv/bin/python scripts/bench/bench_admin.py [--operations 100000] [--runs 10000] [--samples 30]
 """
@@ -165,6 +167,7 @@ def main() -> int:
 
     extra = {"DJANGO_SECURE_COOKIES": "false"}  # plain HTTP on 127.0.0.1
     samples: dict[str, list[float]] = {"cold": [], "warm": [], "baseline": []}
+    probes: list[float] = []  # the MongoDB probe just before each cold request
     with bench_environment(extra) as env:
         mongodb_url = env["MONGODB_URL"]
         result: dict[str, Any] = {"seeded": None}
@@ -173,6 +176,16 @@ def main() -> int:
             result["seeded"] = seed(mongodb_url, operations=args.operations, runs=args.runs, logins=args.logins)
             cache_redis = redis.Redis.from_url(env["REDIS_URL"])
             keys = session["cache_keys"]
+            from pymongo import MongoClient
+
+            probe_client: MongoClient[dict[str, Any]] = MongoClient(mongodb_url, tz_aware=True)
+
+            def mongo_probe() -> float:
+                """One indexed single-document read: how busy the shared MongoDB-wire server is right now."""
+                started = time.perf_counter()
+                probe_client.get_default_database().task_runs.find_one({"status": "PENDING"})
+                return (time.perf_counter() - started) * 1000
+
             with daphne(env) as (base, _pid):
                 client = httpx.Client(base_url=base, cookies={"sessionid": session["sessionid"]}, timeout=600)
 
@@ -195,6 +208,7 @@ def main() -> int:
                     get(INDEX_PATH)
                 for _ in range(args.samples):
                     cache_redis.delete(*keys)
+                    probes.append(mongo_probe())
                     samples["cold"].append(get(INDEX_PATH)[0])
                     samples["warm"].append(get(INDEX_PATH)[0])
                     samples["baseline"].append(get(BASELINE_PATH)[0])
@@ -212,6 +226,9 @@ def main() -> int:
         **{name: _stats(values) for name, values in samples.items()},
         "target_ms": TARGET_MS,
     }
+    slowest = sorted(zip(samples["cold"], probes, strict=True), reverse=True)[:3]
+    report["cold"]["slowest_with_mongodb_probe_ms"] = [[round(c, 1), round(p, 1)] for c, p in slowest]
+    report["mongodb_probe"] = _stats(probes)
     for name in ("cold", "warm"):
         p50 = percentile(samples[name], 50)
         report[name]["p50_over_baseline"] = round(p50 / base_p50, 2)
