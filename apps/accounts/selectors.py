@@ -10,12 +10,26 @@ from apps.accounts.auth import AuthContext
 from apps.accounts.authz import API_PERMISSION_FILTER
 from apps.accounts.sessions import sessions_of
 
+# Every API permission code, remembered under the global authorization version it was read at: any change to
+# the permission catalogue bumps that version (apps/accounts/receivers.py), so the list is never stale.
+_all_codes: tuple[str, list[str]] = ("", [])
+
+
+async def all_api_codes(authz_version: str) -> list[str]:
+    global _all_codes
+    version, codes = _all_codes
+    if version == authz_version and authz_version != "0":  # "0": no bump seen yet, or Redis lost its data
+        return codes
+    codes = [c async for c in Permission.objects.filter(**API_PERMISSION_FILTER).values_list("codename", flat=True)]
+    _all_codes = (authz_version, codes)
+    return codes
+
 
 async def user_info(*, context: AuthContext) -> dict[str, Any]:
     user = context.user
     roles = [{"id": role_id, "name": name} for role_id, name in context.roles]  # from the cached state
     if user.is_superuser:
-        codes = [c async for c in Permission.objects.filter(**API_PERMISSION_FILTER).values_list("codename", flat=True)]
+        codes = await all_api_codes(context.authz_version)
     else:
         codes = list(context.codes)
     return {
