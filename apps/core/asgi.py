@@ -12,7 +12,8 @@ even for a route that never leaves the event loop. This handler differs in three
   per-thread database state and caches; on the loop's thread no database connection can be open;
 - when a request did run sync code, its thread's database state is cleaned on that thread afterwards, as
   Django's request_finished would: the queries log is cleared and close_old_connections returns a pooled
-  connection (CONN_MAX_AGE=0) or drops an unusable or obsolete one. The executor goes back to the pool only
+  connection (CONN_MAX_AGE=0) or drops an unusable or obsolete one, and after a database error the pool's idle
+  connections are tested at once. The executor goes back to the pool only
   after that clean-up, so a connection is never carried into another request's thread unchecked.
 """
 
@@ -28,7 +29,7 @@ from django.core import signals
 from django.core.exceptions import RequestAborted
 from django.core.handlers import asgi
 from django.core.handlers.asgi import get_script_prefix
-from django.db import close_old_connections, reset_queries
+from django.db import close_old_connections, connections, reset_queries
 from django.dispatch import Signal
 from django.http import HttpRequest, HttpResponseBase
 from django.urls import set_script_prefix
@@ -51,6 +52,13 @@ class RequestExecutor(ThreadPoolExecutor):
 
 def _clean_thread_state() -> None:
     reset_queries()
+    for wrapper in connections.all(initialized_only=True):
+        pool = getattr(wrapper, "pool", None)
+        if wrapper.errors_occurred and pool is not None:
+            # A dead pooled connection is rarely alone (a restart or pg_terminate_backend ends them all); the
+            # pool would find the others one checkout at a time, backing off a second more for each. Test the
+            # idle ones now, so the requests after this one get live connections.
+            pool.check()
     close_old_connections()
 
 

@@ -35,7 +35,7 @@ def count_thread_starts() -> None:
         return _original_submit(self, fn, *args, **kwargs)
 
     threading.Thread.start = start  # type: ignore[method-assign]
-    ThreadPoolExecutor.submit = submit  # type: ignore[method-assign]
+    ThreadPoolExecutor.submit = submit  # type: ignore[method-assign,assignment]
 
 
 class EchoIn(Schema):
