@@ -166,6 +166,7 @@ class LoginLogAdmin(_LogAdmin):
         ("success", _("success")),
         ("reason", _("reason")),
         ("channel", _("channel")),
+        ("event", _("event")),
         ("ip", _("ip")),
         ("browser", _("browser")),
         ("os", _("os")),

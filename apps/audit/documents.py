@@ -64,6 +64,10 @@ class LoginLog(Document):
     # Where the attempt came in: "api" (the API's login) or "admin" (the admin's sign-in page). Records written
     # before the field existed have none and read as "api", the only sign-in they could come from.
     channel = StringField(default="api")
+    # What happened: "login" (a sign-in attempt) or an account event such as "password_reset_requested",
+    # "invitation_accepted", "2fa_enrolled", "2fa_used", "2fa_failed", "captcha_failed". Records written before
+    # the field existed read as "login", the only event they could record.
+    event = StringField(default="login")
     created_at = DateTimeField(required=True)
 
     meta = {"collection": "login_logs", "auto_create_index": False, "ordering": ["-created_at", "-id"]}

@@ -20,6 +20,7 @@ async def on_login_attempted(
     user_agent: str = "",
     request_id: str | None = None,
     channel: str = "api",
+    event: str = "login",
     **kwargs: Any,
 ) -> None:
     writer.submit(
@@ -33,5 +34,6 @@ async def on_login_attempted(
             user_agent=user_agent,
             request_id=request_id,
             channel=channel,
+            event=event,
         ),
     )

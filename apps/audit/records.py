@@ -133,6 +133,7 @@ def login_record(
     user_agent: str,
     request_id: str | None,
     channel: str = "api",
+    event: str = "login",
 ) -> dict[str, Any]:
     return {
         "id": new_record_id(),
@@ -145,6 +146,7 @@ def login_record(
         "ip": ip,
         "user_agent": user_agent or "",
         "channel": channel,
+        "event": event,
     }
 
 
@@ -204,6 +206,7 @@ def prepare(kind: Kind, raw: dict[str, Any], options: PrepareOptions) -> dict[st
             "success": bool(raw.get("success")),
             "reason": _clip(raw.get("reason"), 64),
             "channel": _clip(raw.get("channel"), 16) or "api",
+            "event": _clip(raw.get("event"), 32) or "login",
         }
     return {
         **common,

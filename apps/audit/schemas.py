@@ -64,6 +64,10 @@ class LoginLogOut(Schema):
     success: bool
     reason: str | None
     channel: str = Field("api", description='Where the attempt came in: "api" or "admin" (the admin sign-in)')
+    event: str = Field(
+        "login",
+        description='What happened: "login" (a sign-in attempt) or an account event, e.g. "password_reset_requested"',
+    )
     ip: str | None
     user_agent: str | None
     browser: str | None
