@@ -3,7 +3,7 @@ from typing import Literal
 from uuid import UUID
 
 from ninja import Field, Schema
-from pydantic import field_validator
+from pydantic import StrictBool, field_validator
 
 from apps.core.schemas import refuse_null
 
@@ -94,14 +94,14 @@ class PermissionFilter(Schema):
 class RoleIn(Schema):
     name: str = Field(..., min_length=1, max_length=150)
     description: str = Field("", max_length=2000)
-    is_active: bool = True
+    is_active: StrictBool = True
     permissions: list[str] = Field(default_factory=list, max_length=1000)
 
 
 class RolePatch(Schema):
     name: str | None = Field(None, min_length=1, max_length=150)
     description: str | None = Field(None, max_length=2000)
-    is_active: bool | None = None
+    is_active: StrictBool | None = None
     permissions: list[str] | None = Field(None, max_length=1000)
 
     _present = field_validator("name", "description", "is_active", "permissions", mode="before")(refuse_null)
@@ -125,8 +125,8 @@ class UserIn(Schema):
     password: str = Field(..., min_length=1, max_length=4096, description="Sealed like login's password")
     email: str = Field("", max_length=254)
     full_name: str = Field("", max_length=150)
-    is_active: bool = True
-    is_superuser: bool = False
+    is_active: StrictBool = True
+    is_superuser: StrictBool = False
     roles: list[int] = Field(default_factory=list, max_length=200)
 
 
@@ -134,8 +134,8 @@ class UserPatch(Schema):
     password: str | None = Field(None, min_length=1, max_length=4096, description="Sealed like login's password")
     email: str | None = Field(None, max_length=254)
     full_name: str | None = Field(None, max_length=150)
-    is_active: bool | None = None
-    is_superuser: bool | None = None
+    is_active: StrictBool | None = None
+    is_superuser: StrictBool | None = None
     roles: list[int] | None = Field(None, max_length=200)
 
     _present = field_validator("password", "email", "full_name", "is_active", "is_superuser", "roles", mode="before")(

@@ -1,8 +1,9 @@
+import re
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from ninja import Schema
-from pydantic import AfterValidator, AwareDatetime
+from pydantic import AfterValidator, AwareDatetime, BeforeValidator
 
 
 def to_utc(value: datetime) -> datetime:
@@ -26,11 +27,21 @@ def refuse_null(value: Any) -> Any:
     return value
 
 
+_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
+
+
+def iso_only(value: Any) -> Any:
+    """Refuse the Unix timestamps pydantic's lax mode would read as a datetime: the schema says date-time."""
+    if isinstance(value, int | float) or (isinstance(value, str) and _NUMBER.fullmatch(value.strip())):
+        raise ValueError("expected an ISO 8601 date-time, e.g. 2026-01-31T12:00:00Z")
+    return value
+
+
 # ISO-8601 in, an aware UTC datetime out: for filters and bodies whose naive values mean UTC.
-UtcDatetime = Annotated[datetime, AfterValidator(to_utc)]
+UtcDatetime = Annotated[datetime, BeforeValidator(iso_only), AfterValidator(to_utc)]
 
 # The same, for fields that must carry their own offset (a naive value is refused).
-AwareUtcDatetime = Annotated[AwareDatetime, AfterValidator(to_utc)]
+AwareUtcDatetime = Annotated[AwareDatetime, BeforeValidator(iso_only), AfterValidator(to_utc)]
 
 
 class HealthOut(Schema):

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from celery.schedules import ParseException, crontab_parser
 from ninja import Schema
-from pydantic import Field, ValidationInfo, field_validator
+from pydantic import Field, StrictBool, ValidationInfo, field_validator
 
 from apps.core.schemas import AwareUtcDatetime, UtcDatetime, refuse_null
 from apps.scheduler.documents import RunStatus
@@ -120,8 +120,8 @@ class ScheduleIn(Schema):  # type: ignore[no-redef]
     name: str = Field(..., min_length=1, max_length=200)
     task: str = Field(..., min_length=1, max_length=MAX_TASK_NAME, description="A name from /tasks/registered")
     schedule: ScheduleSpec
-    enabled: bool = True
-    one_off: bool | None = Field(None, description="Run once, then disable; default: true for clocked schedules")
+    enabled: StrictBool = True
+    one_off: StrictBool | None = Field(None, description="Run once, then disable; default: true for clocked schedules")
     args: list[Any] = Field(default_factory=list, description="Positional arguments (a JSON array)")
     kwargs: dict[str, Any] = Field(default_factory=dict, description="Keyword arguments (a JSON object)")
     description: str = Field("", max_length=5000)
@@ -136,8 +136,8 @@ class SchedulePatch(Schema):  # type: ignore[no-redef]
     name: str | None = Field(None, min_length=1, max_length=200)
     task: str | None = Field(None, min_length=1, max_length=MAX_TASK_NAME)
     schedule: ScheduleSpec | None = None
-    enabled: bool | None = None
-    one_off: bool | None = None
+    enabled: StrictBool | None = None
+    one_off: StrictBool | None = None
     args: list[Any] | None = None
     kwargs: dict[str, Any] | None = None
     description: str | None = Field(None, max_length=5000)
