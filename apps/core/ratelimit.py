@@ -10,6 +10,7 @@ from NinjaAPI(throttle=RateLimit()), then allows or refuses from that count, so 
 router or operation still says whether and in which group a route is limited (`throttle=[]` opts it out).
 """
 
+import asyncio
 import contextvars
 import inspect
 import ipaddress
@@ -119,7 +120,43 @@ class Counter:
         return self._verdict(request, count)
 
     async def count(self, request: HttpRequest) -> Verdict:
-        return await self.settle(request, [await async_redis().incr(self.key)])
+        size = lease_size(self.rate)
+        if size < 2:
+            return await self.settle(request, [await async_redis().incr(self.key)])
+        return await self._count_leased(request, size)
+
+    async def _count_leased(self, request: HttpRequest, size: int) -> Verdict:
+        """Count from this process's lease of the window's units, reserving `size` more in one INCRBY when it
+        is spent. The units are reserved in Redis before they are used, so all processes together never let
+        more than the limit through; units a process reserved and did not use make the limit stricter by at
+        most RATE_LIMIT_LEASE - 1 per process and window. One reservation per process is in flight at a time
+        (the others wait for it), so a burst does not strand a block per request."""
+        slot = (settings.REDIS_URL, self.key)
+        lease = _leases.get(slot)
+        if lease is None:
+            _prune_leases()
+            _leases[slot] = lease = _Lease(self.expire_at)
+        while True:
+            if lease.left > 0:  # no await between the check and the use: one coroutine takes each unit
+                lease.left -= 1
+                lease.position += 1
+                return self._verdict(request, lease.position)
+            if lease.reserving is not None:
+                await lease.reserving.wait()
+                continue
+            lease.reserving = reserved = asyncio.Event()
+            try:
+                total = int(await async_redis().incrby(self.key, size))
+                if total == size:
+                    await async_redis().expireat(self.key, self.expire_at)
+            finally:
+                lease.reserving = None
+                reserved.set()
+            first = total - size + 1  # the first unit of this reservation; this request takes it
+            granted = max(0, min(size, self.rate.limit - first + 1))
+            lease.left += max(0, granted - 1)
+            lease.position = max(lease.position, first)
+            return self._verdict(request, first)
 
     def count_sync(self, request: HttpRequest) -> Verdict:
         redis = sync_redis()
@@ -127,6 +164,44 @@ class Counter:
         if count == 1:
             redis.expireat(self.key, self.expire_at)
         return self._verdict(request, count)
+
+
+class _Lease:
+    """Units of one window's counter this process reserved in Redis and has not used yet."""
+
+    __slots__ = ("expire_at", "left", "position", "reserving")
+
+    def __init__(self, expire_at: int) -> None:
+        self.expire_at = expire_at
+        self.left = 0
+        self.reserving: asyncio.Event | None = None  # set while this process's INCRBY is in flight
+        self.position = 0  # the count the last request of this process was given (for the headers)
+
+
+# (Redis URL, counter key) -> this process's lease of that window; keys name their window, so a lease dies with it.
+_leases: dict[tuple[str | None, str], _Lease] = {}
+_LEASES_KEPT = 10_000
+
+
+def lease_size(rate: Rate) -> int:
+    """Units a process reserves at once for public counters: a fiftieth of the limit, at most RATE_LIMIT_LEASE
+    (below 2: every request is its own INCR, exact to the unit)."""
+    cap: int = settings.RATE_LIMIT_LEASE
+    return min(cap, rate.limit // 50)
+
+
+def _prune_leases() -> None:
+    if len(_leases) < _LEASES_KEPT:
+        return
+    now = time.time()
+    idle = [slot for slot, lease in _leases.items() if lease.expire_at <= now or not (lease.left or lease.reserving)]
+    for slot in idle:
+        del _leases[slot]
+
+
+def forget_leases() -> None:
+    """Drop this process's leases (tests that flush Redis or change rates start from a clean count)."""
+    _leases.clear()
 
 
 def user_counter(request: HttpRequest, user_id: str) -> Counter | None:

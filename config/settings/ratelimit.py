@@ -28,5 +28,9 @@ RATE_LIMIT_ROUTES: dict[str, str] = {
     "GET:/api/v1/health/ready": "health",
 }
 
+# Public routes (counted per IP) reserve up to this many units of a window at once in one INCRBY and count the
+# rest in the process: a fiftieth of the limit, capped here. 1 counts every request in Redis, exact to the unit.
+RATE_LIMIT_LEASE: int = env.int("RATE_LIMIT_LEASE", default=20)
+
 # IPv6 clients are counted per network of this prefix length: one host usually holds a whole /64.
 RATE_LIMIT_IPV6_PREFIX: int = env.int("RATE_LIMIT_IPV6_PREFIX", default=64)

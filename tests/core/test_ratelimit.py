@@ -400,3 +400,43 @@ async def test_redis_outage_answers_50300_not_500_and_health_still_answers(clien
         assert response.status_code == 503, path
         assert envelope_of(response)["code"] == 50300 and response["Retry-After"]
     assert (await client.get(HEALTH)).status_code == 200
+
+
+# --- leases: public counters reserved in blocks -----------------------------------------------------------------
+
+
+@pytest.fixture
+def leases(settings):
+    settings.RATE_LIMIT_LEASE = 20
+    ratelimit.forget_leases()
+    yield
+    ratelimit.forget_leases()
+
+
+async def test_public_counters_reserve_a_fiftieth_of_the_limit_at_once(client, limits, leases):
+    limits(public="1000/h")  # a fiftieth: 20 units per reservation
+    assert ratelimit.lease_size(Rate(1000, 3600)) == 20 and ratelimit.lease_size(Rate(99, 60)) == 1
+    redis = sync_redis()
+    first = await client.get(KEYS)
+    assert first.status_code == 200 and first["X-RateLimit-Remaining"] == "999"
+    (counter,) = list(redis.scan_iter(key("rl", "public", "*")))
+    assert redis.get(counter) == "20" and 3600 < redis.ttl(counter) <= 7200
+    for _ in range(19):  # the rest of the reservation: no Redis command
+        assert (await client.get(KEYS)).status_code == 200
+    assert redis.get(counter) == "20"
+    last = await client.get(KEYS)  # the 21st reserves the next block
+    assert redis.get(counter) == "40" and last["X-RateLimit-Remaining"] == "979"
+
+
+async def test_leased_counting_never_lets_more_than_the_limit_through(client, limits, leases):
+    limits(public="100/h")  # reservations of 2
+    statuses = [r.status_code for r in await asyncio.gather(*(client.get(KEYS) for _ in range(150)))]
+    assert statuses.count(200) == 100 and statuses.count(429) == 50
+
+
+async def test_units_another_process_reserved_count_against_the_limit(client, limits, leases):
+    limits(public="100/h")
+    assert (await client.get(KEYS)).status_code == 200  # this "process" holds one unreserved unit now
+    ratelimit.forget_leases()  # ... which a process that went away took with it
+    statuses = [(await client.get(KEYS)).status_code for _ in range(100)]
+    assert statuses.count(200) == 98 and statuses[-2:] == [429, 429]  # stricter by that unit, never looser
