@@ -1,4 +1,5 @@
-"""initdb step: the bucket, and a default (editable) schedule for the stale-upload housekeeping."""
+"""initdb step: the bucket, a default (editable) schedule for the stale-upload housekeeping, and every user's
+files for the seeded administrator role (accounts seeds it first, in INSTALLED_APPS order)."""
 
 from typing import Any
 
@@ -6,6 +7,7 @@ from django.apps import apps
 
 from apps.core.exceptions import ServiceUnavailable
 from apps.storage import objects
+from apps.storage.models import MANAGE_ALL_FILES
 
 CLEANUP_TASK = "storage.cleanup_pending_uploads"
 CLEANUP_SCHEDULE_NAME = "storage: clean up stale uploads"
@@ -22,6 +24,22 @@ def seed(*, stdout: Any, style: Any) -> None:
         state = "created" if created else "already exists"
         stdout.write(f"initdb: bucket {objects.bucket_name()!r} {state}")
     seed_cleanup_schedule(stdout=stdout, style=style)
+    grant_all_files_to_administrators(stdout=stdout)
+
+
+def grant_all_files_to_administrators(*, stdout: Any) -> None:
+    """The administrator role can do what a superuser can, so it sees every user's files (added once; an
+    operator who takes it away later keeps it away only until the next initdb, like the role's API codes)."""
+    from django.contrib.auth.models import Permission
+
+    from apps.accounts.models import Role
+
+    role = Role.objects.filter(name="administrator").first()
+    if role is None:
+        return
+    app_label, codename = MANAGE_ALL_FILES.split(".")
+    role.permissions.add(Permission.objects.get(content_type__app_label=app_label, codename=codename))
+    stdout.write(f"initdb: role 'administrator' may manage every user's files ({MANAGE_ALL_FILES})")
 
 
 def seed_cleanup_schedule(*, stdout: Any, style: Any) -> None:

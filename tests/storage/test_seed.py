@@ -48,3 +48,25 @@ def test_seed_survives_unreachable_object_storage(settings):
     seed(stdout=out, style=no_style())
     assert "unreachable" in out.getvalue()
     assert PeriodicTask.objects.filter(name=CLEANUP_SCHEDULE_NAME).exists()
+
+
+async def test_initdb_lets_administrator_role_holders_manage_every_users_files(fresh_bucket, settings):
+    from asgiref.sync import sync_to_async
+    from django.core.management import call_command
+
+    from apps.accounts.models import Role, User
+    from apps.storage.permissions import can_manage_all_files
+
+    settings.ADMIN_USERNAME, settings.ADMIN_PASSWORD = "seed-root", "seed-root-pass-1"
+
+    def setup() -> tuple[User, User]:
+        call_command("initdb", stdout=io.StringIO())
+        operator = User.objects.create_user(username="seed-operator", password="x-pass-12345", is_staff=True)
+        operator.groups.add(Role.objects.get(name="administrator"))
+        reader = User.objects.create_user(username="seed-reader", password="x-pass-12345", is_staff=True)
+        reader.groups.add(Role.objects.get(name="read-only"))
+        return operator, reader
+
+    operator, reader = await sync_to_async(setup)()
+    assert await can_manage_all_files(operator)
+    assert not await can_manage_all_files(reader)
