@@ -2,8 +2,10 @@
 # Local services for development and tests: PostgreSQL and Redis (system packages, started if installed
 # and down), a MongoDB-wire server (secantusdb) and an S3 server (moto) in their own virtual environments
 # under .services/ (git-ignored). Usage: scripts/services.sh start|start-documents|stop|status, or
-# start-only|stop-only NAME... (mongo, s3, redis: one of our own daemons on MONGO_PORT/S3_PORT/REDIS_PORT, its
-# state under SERVICES_DIR; the fault tests start and stop their own instances this way).
+# start-only|stop-only NAME... (mongo, s3, redis, smtp: one of our own daemons on MONGO_PORT/S3_PORT/REDIS_PORT/
+# SMTP_PORT, its state under SERVICES_DIR; the fault tests start and stop their own instances this way).
+# smtp is aiosmtpd (from the project's .venv) keeping every message it receives in the maildir
+# $SERVICES_DIR/smtp-maildir (SMTP_MAILDIR), which the mail tests read.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -13,6 +15,8 @@ PYTHON="${PYTHON:-python3}"
 MONGO_PORT="${MONGO_PORT:-27017}"
 S3_PORT="${S3_PORT:-9000}"
 REDIS_PORT="${REDIS_PORT:-6379}"
+SMTP_PORT="${SMTP_PORT:-2525}"
+SMTP_MAILDIR="${SMTP_MAILDIR:-$STATE/smtp-maildir}"
 mkdir -p "$STATE" "$VENVS"
 
 log() { printf '[services] %s\n' "$*" >&2; }
@@ -91,6 +95,14 @@ start_s3() {
   start_daemon s3 "$S3_PORT" "$VENVS/s3-venv/bin/moto_server" -H 127.0.0.1 -p "$S3_PORT"
 }
 
+start_smtp() { # aiosmtpd on loopback, messages kept in a maildir
+  local python="$ROOT/.venv/bin/python"
+  [[ -x "$python" ]] || python="$PYTHON"
+  mkdir -p "$SMTP_MAILDIR/tmp" "$SMTP_MAILDIR/new" "$SMTP_MAILDIR/cur"  # the handler expects a made maildir
+  start_daemon smtp "$SMTP_PORT" "$python" -m aiosmtpd -n -l "127.0.0.1:$SMTP_PORT" \
+    -c aiosmtpd.handlers.Mailbox "$SMTP_MAILDIR"
+}
+
 start_own_redis() { # a Redis of our own (not the system one), in the foreground under start_daemon
   start_daemon redis "$REDIS_PORT" redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --save "" --appendonly no
 }
@@ -106,7 +118,7 @@ stop_daemon() { # name
 
 status() {
   local name host port
-  for spec in postgresql:5432 redis:6379 mongo:"$MONGO_PORT" s3:"$S3_PORT"; do
+  for spec in postgresql:5432 redis:6379 mongo:"$MONGO_PORT" s3:"$S3_PORT" smtp:"$SMTP_PORT"; do
     name="${spec%%:*}"; port="${spec##*:}"
     if port_open 127.0.0.1 "$port"; then echo "$name: up (127.0.0.1:$port)"; else echo "$name: down"; fi
   done
@@ -119,6 +131,7 @@ case "${1:-}" in
     start_redis || rc=1
     start_mongo || rc=1
     start_s3 || rc=1
+    start_smtp || rc=1
     exit $rc ;;
   start-documents)
     # Only the MongoDB-wire and S3 servers (the app's embedded defaults cover SQL and cache).
@@ -128,11 +141,11 @@ case "${1:-}" in
     exit $rc ;;
   stop)
     # PostgreSQL and Redis are system services shared with other projects: only our own daemons stop.
-    stop_daemon mongo; stop_daemon s3 ;;
+    stop_daemon mongo; stop_daemon s3; stop_daemon smtp ;;
   start-only)
     shift
     for name in "$@"; do
-      case "$name" in mongo) start_mongo ;; s3) start_s3 ;; redis) start_own_redis ;;
+      case "$name" in mongo) start_mongo ;; s3) start_s3 ;; redis) start_own_redis ;; smtp) start_smtp ;;
         *) echo "unknown service $name" >&2; exit 2 ;; esac
     done ;;
   stop-only)

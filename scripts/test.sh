@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # One command from a fresh clone to the whole test suite against real PostgreSQL, Redis, a MongoDB-wire
-# server and an S3 server. Extra arguments go to pytest.
+# server, an S3 server and an SMTP server. Extra arguments go to pytest.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -21,6 +21,9 @@ export S3_ENDPOINT="${TEST_S3_ENDPOINT:-127.0.0.1:9000}"
 export S3_ACCESS_KEY=test S3_SECRET_KEY=test S3_SECURE=false
 export S3_BUCKET="test-${RUN_ID}"
 export API_TEST_ROUTES=true
+# The SMTP server scripts/services.sh started (aiosmtpd); the mail tests run their own instances too.
+export SMTP_PORT="${SMTP_PORT:-2525}" SMTP_MAILDIR="${SMTP_MAILDIR:-$ROOT/.services/smtp-maildir}"
+export EMAIL_URL="smtp://127.0.0.1:${SMTP_PORT}"
 export DEV_KEYS_DIR="$ROOT/.services/keys-${RUN_ID}"
 export LOG_LEVEL="${LOG_LEVEL:-WARNING}"
 # The suite calls the API far faster than any client should; tests of the limits set their own.

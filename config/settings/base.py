@@ -36,6 +36,8 @@ INSTALLED_APPS = [
     "apps.realtime",
     "apps.storage",
     "apps.console",
+    "apps.mail",
+    "apps.onboarding",
 ]
 
 MIDDLEWARE = [
