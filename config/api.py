@@ -63,17 +63,21 @@ def _register_routers() -> None:
     from apps.accounts.api import auth_router, rbac_router
     from apps.audit.api import router as audit_router
     from apps.core.api import router as core_router
+    from apps.onboarding.api import auth_router as onboarding_auth_router
+    from apps.onboarding.api import router as invitations_router
     from apps.realtime.api import router as realtime_router
     from apps.scheduler.api import router as scheduler_router
     from apps.storage.api import router as storage_router
 
     api.add_router("/", core_router)
     api.add_router("/auth", auth_router)
+    api.add_router("/auth", onboarding_auth_router)  # password reset, invitation acceptance, sign-up
     api.add_router("/", realtime_router)  # before rbac_router: /users/online must win over /users/{user_id}
     api.add_router("/", rbac_router)
     api.add_router("/audit", audit_router)
     api.add_router("/", scheduler_router)
     api.add_router("/", storage_router)
+    api.add_router("/", invitations_router)
     if settings.API_TEST_ROUTES:
         from apps.core.testing import router as testing_router
 

@@ -19,6 +19,7 @@ def _(message: str) -> str:
 class ErrorCode(IntEnum):
     OK = 0
     BAD_REQUEST = 40000
+    LINK_INVALID = 40001  # a one-time link (password reset, invitation, verification) unknown, used or expired
     NOT_AUTHENTICATED = 40100
     TOKEN_EXPIRED = 40101
     TOKEN_INVALID = 40102
@@ -44,6 +45,7 @@ class ErrorCode(IntEnum):
 DEFAULT_MESSAGES: dict[ErrorCode, str] = {
     ErrorCode.OK: "OK",  # the contract's success message, the same in every language
     ErrorCode.BAD_REQUEST: _("Bad request"),
+    ErrorCode.LINK_INVALID: _("This link is invalid, expired or already used"),
     ErrorCode.NOT_AUTHENTICATED: _("Not authenticated"),
     ErrorCode.TOKEN_EXPIRED: _("Token expired"),
     ErrorCode.TOKEN_INVALID: _("Token invalid"),
@@ -103,6 +105,10 @@ class DomainError(Exception):
 
 class BadRequest(DomainError):
     code = ErrorCode.BAD_REQUEST
+
+
+class LinkInvalid(DomainError):
+    code = ErrorCode.LINK_INVALID
 
 
 class NotAuthenticated(DomainError):

@@ -26,7 +26,7 @@ def token_hash(token: str) -> str:
 
 class OneTimeToken(models.Model):
     class Purpose(models.TextChoices):
-        PASSWORD_RESET = "password_reset"
+        PASSWORD_RESET = "password_reset"  # noqa: S105 - a purpose, not a secret
         EMAIL_VERIFY = "email_verify"
 
     id = models.UUIDField(primary_key=True, default=new_uuid7, editable=False)
@@ -64,7 +64,9 @@ class Invitation(models.Model):
     expires_at = models.DateTimeField()
     accepted_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
 
     class Meta:
         ordering = ("-created_at",)

@@ -27,6 +27,10 @@ CONFLICTING = {
     ("post", "/api/v1/files/{file_id}/complete"),
     ("delete", "/api/v1/files/{file_id}/upload"),
     ("get", "/api/v1/files/{file_id}/download"),
+    ("post", "/api/v1/invitations"),
+    ("delete", "/api/v1/invitations/{invitation_id}"),
+    ("post", "/api/v1/auth/invitations/accept"),
+    ("post", "/api/v1/auth/signup"),
 }
 
 
