@@ -11,5 +11,6 @@ admin.site.login_form = AdminLoginForm
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),  # set_language: the admin's language switcher
+    path("accounts/", include("apps.onboarding.urls")),  # forgotten password and the mailed links' pages
     path(API_ROOT.strip("/") + "/", api.urls),
 ]
