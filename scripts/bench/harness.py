@@ -205,13 +205,13 @@ def _httpx_throughput(url: str, headers: dict[str, str], seconds: int, connectio
 
 
 def compare(
-    base_url: str, baseline: str, candidate: str, headers: dict[str, str], rounds: int = 5
+    base_url: str, baseline: str, candidate: str, headers: dict[str, str], rounds: int = 5, seconds: int = 6
 ) -> tuple[float, float]:
     """Interleaved runs (baseline, candidate, ...) so drift hits both; returns the median req/s of each."""
     throughput(base_url + baseline, seconds=2)  # warm-up
     throughput(base_url + candidate, headers=headers, seconds=2)
     base_runs, cand_runs = [], []
     for _ in range(rounds):
-        base_runs.append(throughput(base_url + baseline))
-        cand_runs.append(throughput(base_url + candidate, headers=headers))
+        base_runs.append(throughput(base_url + baseline, seconds=seconds))
+        cand_runs.append(throughput(base_url + candidate, headers=headers, seconds=seconds))
     return statistics.median(base_runs), statistics.median(cand_runs)
