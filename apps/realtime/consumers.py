@@ -185,7 +185,11 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         # Permissions can be taken away while a socket is open: check at delivery, not only at join.
         if event == TASK_RUN_EVENT and not await self.registry.permission_check(self.user, TASK_RUNS_PERMISSION):
             return
-        await self.send_frame(frames.push(event, message.get("data")))
+        text = message.get("text")
+        if not isinstance(text, str):  # a push built elsewhere than push_to_group
+            text = frames.encode(frames.push(event, message.get("data")))
+        if not self._closing:
+            await self.send(text_data=text)
 
     async def session_revoked(self, message: dict[str, Any]) -> None:
         """The socket's session ended (logout, password change, force logout ...): tell the client, close 4401."""

@@ -33,7 +33,10 @@ async def push_to_group(*, group: str, event: str, data: Any) -> None:
     layer = get_channel_layer()
     if layer is None:
         return
-    await layer.group_send(group, {"type": PUSH_TYPE, "event": event, "data": frames.jsonable(data)})
+    data = frames.jsonable(data)
+    # The frame's text is encoded here once, not once per receiving socket (a room of 500 is 500 encodings).
+    text = frames.encode(frames.push(event, data))
+    await layer.group_send(group, {"type": PUSH_TYPE, "event": event, "data": data, "text": text})
 
 
 async def notify_user(user_id: str | UUID, data: Any) -> None:
