@@ -31,6 +31,7 @@ INSTALLED_APPS = [
     "ninja",
     "apps.core",
     "apps.accounts",
+    "apps.org",
     "apps.audit",
     "apps.scheduler",
     "apps.realtime",
@@ -38,6 +39,7 @@ INSTALLED_APPS = [
     "apps.console",
     "apps.mail",
     "apps.onboarding",
+    "apps.security",
 ]
 
 MIDDLEWARE = [
@@ -121,7 +123,10 @@ PASSWORD_HASHERS = [
 ]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 6}},
+    # Length, character classes and history read their limits from config/settings/security.py.
+    {"NAME": "apps.security.validators.MinimumLengthValidator"},
+    {"NAME": "apps.security.validators.CharacterClassesValidator"},
+    {"NAME": "apps.security.validators.PasswordHistoryValidator"},
 ]
 
 LANGUAGE_CODE = "en-us"

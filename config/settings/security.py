@@ -1,0 +1,17 @@
+"""Sign-in hardening: password policy and two-factor sign-in (apps/security, docs/security.md)."""
+
+from .env import env
+
+# Password policy (apps/security/validators.py, listed in AUTH_PASSWORD_VALIDATORS).
+PASSWORD_MIN_LENGTH: int = env.int("PASSWORD_MIN_LENGTH", default=8)
+# How many of the classes lower case, upper case, digits and other characters a password must mix.
+PASSWORD_MIN_CLASSES: int = env.int("PASSWORD_MIN_CLASSES", default=2)
+# A new password may not be one of the user's last N passwords (0: no history check).
+PASSWORD_HISTORY_COUNT: int = env.int("PASSWORD_HISTORY_COUNT", default=5)
+
+# Two-factor sign-in (TOTP, RFC 6238).
+TOTP_ISSUER: str = env.str("TOTP_ISSUER", default="Ninja Admin Platform")
+# Time steps either side of now a code is accepted in (clock drift between phone and server).
+TOTP_VALID_WINDOW: int = env.int("TOTP_VALID_WINDOW", default=1)
+# Seconds the second-factor ticket that login answers with stays usable.
+TWO_FACTOR_TICKET_TTL: int = env.int("TWO_FACTOR_TICKET_TTL", default=300)
