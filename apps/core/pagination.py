@@ -41,5 +41,15 @@ def page_of(items: Sequence[Any], *, total: int, page: PageIn) -> dict[str, Any]
 async def paginate_queryset(queryset: QuerySet[Any], page: PageIn) -> dict[str, Any]:
     """One page of an ordered queryset (callers give a stable order_by)."""
     total = await queryset.acount()
-    items = [item async for item in queryset[page.offset : page.offset + page.size]]
+    offset = page.offset
+    if offset >= total:
+        items: list[Any] = []
+    elif offset > total // 2 and queryset.ordered:
+        # A page in the second half is read from the other end in the reverse order: the database skips at most
+        # half the rows, and the last page (what a "jump to the end" asks for) skips none.
+        end = total - offset
+        items = [item async for item in queryset.reverse()[max(0, end - page.size) : end]]
+        items.reverse()
+    else:
+        items = [item async for item in queryset[offset : offset + page.size]]
     return page_of(items, total=total, page=page)

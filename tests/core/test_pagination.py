@@ -23,3 +23,17 @@ async def test_paginate_queryset_returns_stable_pages():
     assert result["total"] == 5
     assert result["page"] == 2 and result["page_size"] == 2
     assert [u.username for u in result["items"]] == ["user2", "user3"]
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_paginate_queryset_pages_past_the_middle_match_a_forward_read():
+    for i in range(45):
+        await User.objects.acreate(username=f"user{i:02d}")
+    ordered = User.objects.order_by("username")
+    names = [u.username async for u in User.objects.order_by("username")]
+    for size in (1, 7, 20):
+        for number in range(1, 45 // size + 3):
+            result = await paginate_queryset(ordered, PageIn(page=number, page_size=size))
+            start = (number - 1) * size
+            assert [u.username for u in result["items"]] == names[start : start + size], (size, number)
+            assert result["total"] == 45
