@@ -1,10 +1,12 @@
-"""Shared set-up for the HTTP benchmarks: a throwaway PostgreSQL database, production-like settings,
-one daphne process, and a load generator (wrk when installed, else an asyncio httpx loop)."""
+"""Shared set-up for the HTTP benchmarks and the browser tests: a throwaway PostgreSQL database, production-like
+settings, one daphne process, a Celery worker and beat on the same settings, and a load generator (wrk when
+installed, else an asyncio httpx loop)."""
 
 import json
 import os
 import re
 import shutil
+import signal
 import socket
 import statistics
 import subprocess
@@ -12,6 +14,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -75,6 +78,8 @@ def bench_environment(extra: dict[str, str] | None = None) -> Any:
         "DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{db_name}",
         "REDIS_URL": bench_redis_url(),
         "CACHE_KEY_PREFIX": f"bench{run_id}",
+        # A queue of this run's own: only a worker started on this environment takes its tasks.
+        "CELERY_TASK_DEFAULT_QUEUE": f"bench-{run_id}",
         "MONGODB_URL": os.environ.get("BENCH_MONGODB_URL", f"mongodb://127.0.0.1:27017/bench_{run_id}"),
         "LOGIN_RSA_PRIVATE_KEY": _pem_key(workdir / "login.pem"),
         "JWT_PRIVATE_KEY": _pem_key(workdir / "jwt.pem"),
@@ -106,7 +111,21 @@ def bench_environment(extra: dict[str, str] | None = None) -> Any:
             ],
             capture_output=True,
         )
+        _drop_queue(env)
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _drop_queue(env: dict[str, str]) -> None:
+    """The run's task queue and its binding: what a task sent without a worker left on the broker."""
+    import redis
+
+    queue = env["CELERY_TASK_DEFAULT_QUEUE"]
+    try:
+        client = redis.Redis.from_url(env.get("CELERY_BROKER_URL") or env["REDIS_URL"])
+        client.delete(queue, f"_kombu.binding.{queue}")
+        client.close()
+    except redis.RedisError:
+        pass
 
 
 def manage(env: dict[str, str], *args: str) -> str:
@@ -164,6 +183,81 @@ def daphne(env: dict[str, str]) -> Any:
             process.wait()
         log.close()
         Path(log.name).unlink(missing_ok=True)
+
+
+class Child:
+    """A process in a session of its own (its pool processes go with it), its output in a log file."""
+
+    def __init__(self, name: str, args: list[str], env: dict[str, str]) -> None:
+        self.name = name
+        self.log_path = Path(tempfile.mkstemp(prefix=f"{name}-", suffix=".log")[1])
+        self._log = self.log_path.open("wb")
+        self.process = subprocess.Popen(
+            args, cwd=ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def output(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def wait_for(self, text: str, timeout: float) -> None:
+        """Until `text` shows in the output; raises with the output's end if it does not in time."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and self.alive():
+            if text in self.output():
+                return
+            time.sleep(0.2)
+        if text not in self.output():
+            state = "running" if self.alive() else f"exited with {self.process.returncode}"
+            raise RuntimeError(f"{self.name} ({state}) never logged {text!r}:\n{self.output()[-4000:]}")
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """SIGTERM (a Celery worker's warm shutdown finishes its task and flushes its records), then SIGKILL."""
+        if self.alive():
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(10)
+        self._log.close()
+        self.log_path.unlink(missing_ok=True)
+
+
+@contextmanager
+def celery_worker(env: dict[str, str], *, concurrency: int = 1, timeout: float = 120.0) -> Iterator[Child]:
+    """A Celery worker on env's settings, consuming only env's queue; yielded once it reports ready."""
+    queue = env["CELERY_TASK_DEFAULT_QUEUE"]
+    args = [PYTHON, "-m", "celery", "-A", "config", "worker", "-l", "info", "-P", "prefork", f"-c{concurrency}"]
+    args += ["-Q", queue, "-n", f"{queue}@%h", "--without-gossip", "--without-mingle", "--without-heartbeat"]
+    worker = Child("celery-worker", args, env)
+    try:
+        worker.wait_for(" ready.", timeout)
+        yield worker
+    finally:
+        worker.stop()
+
+
+@contextmanager
+def celery_beat(env: dict[str, str], *, tick_seconds: int = 1, timeout: float = 120.0) -> Iterator[Child]:
+    """Celery beat (django-celery-beat's database scheduler) on env's settings, reading the schedule rows every
+    tick_seconds; yielded once its scheduler has loaded them."""
+    workdir = Path(tempfile.mkdtemp(prefix="beat-"))
+    args = [PYTHON, "-m", "celery", "-A", "config", "beat", "-l", "debug"]
+    args += ["-s", str(workdir / "schedule"), "--pidfile", str(workdir / "beat.pid")]
+    beat = Child("celery-beat", args, {**env, "CELERY_BEAT_MAX_LOOP_INTERVAL": str(tick_seconds)})
+    try:
+        beat.wait_for("beat: Waking up", timeout)
+        yield beat
+    finally:
+        beat.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
 def throughput(url: str, *, headers: dict[str, str] | None = None, seconds: int = 6, connections: int = 16) -> float:

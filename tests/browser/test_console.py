@@ -6,11 +6,33 @@ import io
 import re
 
 import httpx
+import pytest
 from playwright.sync_api import Page, expect
 
 from tests.browser.conftest import Site, shot, sign_in
 
+pytestmark = pytest.mark.e2e
+
 OPERATION_LOGS = "/admin/audit/operationlogentry/"
+
+LOGS = """
+from apps.accounts.models import User
+from apps.audit.documents import OperationLog
+from datetime import UTC, datetime
+from apps.core.ids import new_uuid7
+admin = User.objects.get(username="admin")
+now = datetime.now(UTC)
+for index, status in enumerate([200, 201, 404, 500, 403]):
+    OperationLog(id=str(new_uuid7()), request_id=f"r{index}", user_id=str(admin.pk), username="admin", method="GET",
+                 path=f"/api/v1/things/{index}", route="/api/v1/things/{id}", status=status, duration_ms=3.5 + index,
+                 ip="127.0.0.1", user_agent="browser-seed", created_at=now).save()
+print(json.dumps({"ok": True}))
+"""
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _operation_logs(site: Site) -> None:
+    site.snippet(LOGS)
 
 
 def _sidebar_links(page: Page) -> set[str]:
