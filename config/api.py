@@ -65,6 +65,7 @@ def _register_routers() -> None:
     from apps.core.api import router as core_router
     from apps.onboarding.api import auth_router as onboarding_auth_router
     from apps.onboarding.api import router as invitations_router
+    from apps.org.api import router as org_router
     from apps.realtime.api import router as realtime_router
     from apps.scheduler.api import router as scheduler_router
     from apps.storage.api import router as storage_router
@@ -74,6 +75,7 @@ def _register_routers() -> None:
     api.add_router("/auth", onboarding_auth_router)  # password reset, invitation acceptance, sign-up
     api.add_router("/", realtime_router)  # before rbac_router: /users/online must win over /users/{user_id}
     api.add_router("/", rbac_router)
+    api.add_router("/", org_router)  # departments, posts, role data scopes
     api.add_router("/audit", audit_router)
     api.add_router("/", scheduler_router)
     api.add_router("/", storage_router)

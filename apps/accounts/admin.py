@@ -84,6 +84,12 @@ class UserEditForm(UserChangeForm):
         changes = {field: data[field] for field in fields if field in data}
         try:
             ensure_can_change_user(self.actor, self.instance, changes)
+            department = data.get("department")
+            if "department" in data and department is not None and department.pk != self.instance.department_id:
+                from apps.accounts.policies import ensure_department_in_scope
+                from apps.org.selectors import scope_of_sync
+
+                ensure_department_in_scope(scope_of_sync(self.actor.user), department_id=department.pk)
             if "groups" in data and data["groups"] is not None:
                 current = set(self.instance.groups.values_list("pk", flat=True))
                 ensure_can_assign_roles(self.actor, [g for g in data["groups"] if g.pk not in current])
@@ -127,6 +133,7 @@ class UserAdmin(OnlineConnectionsAdminMixin, DjangoUserAdmin, ModelAdmin):
     fieldsets = (
         (None, {"fields": ("id", "username", "password")}),
         (_("Profile"), {"fields": ("full_name", "email")}),
+        (_("Organisation"), {"fields": ("department",)}),
         (_("Access"), {"fields": ("is_active", "is_staff", "is_superuser", "groups")}),
         (_("Sessions"), {"fields": ("live_sessions",)}),
         (_("Dates"), {"fields": ("last_login", "date_joined")}),
@@ -136,7 +143,11 @@ class UserAdmin(OnlineConnectionsAdminMixin, DjangoUserAdmin, ModelAdmin):
     )
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[User]:
-        return super().get_queryset(request).prefetch_related("groups")
+        from apps.org.selectors import scope_of_sync, scoped_users
+
+        # The caller's data scope, like the API's: a user outside it is neither listed nor found by id.
+        queryset = super().get_queryset(request).select_related("department").prefetch_related("groups")
+        return scoped_users(queryset, scope_of_sync(request.user))
 
     def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any) -> Any:
         form = super().get_form(request, obj, change=change, **kwargs)

@@ -26,6 +26,12 @@ SCHEDULES_READ = (_code("GET", "/schedules"), _code("GET", "/schedules/{schedule
 TASKS_REGISTERED = _code("GET", "/tasks/registered")
 TASK_RUNS_READ = (_code("GET", "/task-runs"), _code("GET", "/task-runs/{task_id}"))
 FILES_READ = (_code("GET", "/files"), _code("GET", "/files/{file_id}"))
+DEPARTMENTS_READ = (
+    _code("GET", "/departments"),
+    _code("GET", "/departments/tree"),
+    _code("GET", "/departments/{department_id}"),
+)
+POSTS_READ = (_code("GET", "/posts"), _code("GET", "/posts/{post_id}"))
 
 
 def _schedule_model(model: str) -> dict[str, tuple[str, ...]]:
@@ -81,6 +87,19 @@ ADMIN_PERMISSIONS: Final[Mapping[str, tuple[str, ...]]] = {
     # Online users (apps/console): the page lists who is online; kicking ends sessions like the force logout.
     "console.view_onlineuser": (_code("GET", "/users/online"),),
     "console.kick_onlineuser": (_code("GET", "/users/online"), _code("POST", "/users/{user_id}/logout")),
+    # Organisation (apps/org); a role's data scope is edited on the role page, like PUT /roles/{id}/data-scope.
+    "org.view_department": DEPARTMENTS_READ,
+    "org.add_department": (_code("POST", "/departments"),),
+    "org.change_department": (*DEPARTMENTS_READ, _code("PATCH", "/departments/{department_id}")),
+    "org.delete_department": (_code("DELETE", "/departments/{department_id}"),),
+    "org.view_post": POSTS_READ,
+    "org.add_post": (_code("POST", "/posts"),),
+    "org.change_post": (*POSTS_READ, _code("PATCH", "/posts/{post_id}")),
+    "org.delete_post": (_code("DELETE", "/posts/{post_id}"),),
+    "org.view_rolescope": (_code("GET", "/roles/{role_id}/data-scope"),),
+    "org.add_rolescope": (_code("PUT", "/roles/{role_id}/data-scope"),),
+    "org.change_rolescope": (_code("GET", "/roles/{role_id}/data-scope"), _code("PUT", "/roles/{role_id}/data-scope")),
+    "org.delete_rolescope": (_code("PUT", "/roles/{role_id}/data-scope"),),
 }
 
 

@@ -49,6 +49,7 @@ class AuthzState:
     user: User
     codes: frozenset[str] = field(default_factory=frozenset)
     roles: tuple[tuple[int, str], ...] = ()  # (id, name) of every role the user holds, by name
+    scope: dict[str, Any] = field(default_factory=lambda: {"all": False, "departments": []})  # apps/org/scope.py
 
     def allows(self, code: str) -> bool:
         return self.user.is_superuser or code in self.codes
@@ -94,7 +95,10 @@ async def _compute(user_id: str) -> dict[str, Any] | None:
         name: (value.isoformat() if isinstance(value, datetime) else str(value) if name == "id" else value)
         for name, value in row.items()
     }
-    return {"user": snapshot, "codes": sorted(codes), "roles": roles}
+    from apps.org.scope import compute_scope
+
+    scope = await compute_scope(user_id=user_id, is_superuser=row["is_superuser"])
+    return {"user": snapshot, "codes": sorted(codes), "roles": roles, "scope": scope}
 
 
 def _state(document: dict[str, Any]) -> AuthzState:
@@ -102,6 +106,7 @@ def _state(document: dict[str, Any]) -> AuthzState:
         user=_to_user(document["user"]),
         codes=frozenset(document["codes"]),
         roles=tuple((role_id, name) for role_id, name in document["roles"]),
+        scope=document["scope"],
     )
 
 
@@ -112,7 +117,7 @@ async def resolve_state(
     versions = [global_version or "0", user_version or "0"]
     if cached:
         document = json.loads(cached)
-        if document.get("v") == versions and "roles" in document:  # documents cached before roles: recompute
+        if document.get("v") == versions and "scope" in document:  # documents cached before scopes: recompute
             return _state(document)
     document = await _compute(user_id)
     if document is None:

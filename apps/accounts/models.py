@@ -12,6 +12,10 @@ class User(AbstractUser):
     id = models.UUIDField(primary_key=True, default=new_uuid7, editable=False)
     email = models.EmailField("email address", blank=True)
     full_name = models.CharField(max_length=150, blank=True)
+    # One department per user (apps/org); PROTECT: a department with users cannot be deleted.
+    department = models.ForeignKey(
+        "org.Department", null=True, blank=True, on_delete=models.PROTECT, related_name="users"
+    )
     first_name = None  # type: ignore[assignment]
     last_name = None  # type: ignore[assignment]
 

@@ -6,7 +6,7 @@ from typing import Any
 from uuid import UUID
 
 from django.contrib.auth.models import Permission
-from django.db.models import Prefetch, Q
+from django.db.models import Prefetch, Q, Subquery
 from django.utils.translation import gettext_lazy as _
 
 from apps.accounts.authz import API_PERMISSION_FILTER
@@ -128,7 +128,7 @@ async def role_get(*, role_id: int) -> dict[str, Any]:
 
 
 def users_queryset() -> Any:
-    return User.objects.prefetch_related("groups").order_by("username")
+    return User.objects.prefetch_related("groups", "posts").order_by("username")
 
 
 def user_out(user: User) -> dict[str, Any]:
@@ -142,11 +142,22 @@ def user_out(user: User) -> dict[str, Any]:
         "roles": sorted(g.pk for g in user.groups.all()),
         "date_joined": user.date_joined,
         "last_login": user.last_login,
+        "department": user.department_id,
+        "posts": sorted(p.pk for p in user.posts.all()),
     }
 
 
-async def user_list(*, filters: UserFilter, page: PageIn) -> dict[str, Any]:
-    users = users_queryset()
+async def user_list(*, actor: User, filters: UserFilter, page: PageIn) -> dict[str, Any]:
+    """The users in the actor's data scope (apps/org/scope.py), filtered."""
+    from apps.org.selectors import scope_of, scoped_users
+
+    users = scoped_users(users_queryset(), await scope_of(actor))
+    department = getattr(filters, "department", None)
+    if department is not None:
+        if getattr(filters, "below", False):
+            users = users.filter(department__path__startswith=Subquery(_path_of(department)))
+        else:
+            users = users.filter(department_id=department)
     if filters.search:
         term = filters.search
         users = users.filter(Q(username__icontains=term) | Q(email__icontains=term) | Q(full_name__icontains=term))
@@ -158,8 +169,17 @@ async def user_list(*, filters: UserFilter, page: PageIn) -> dict[str, Any]:
     return page_of([user_out(u) for u in result["items"]], total=result["total"], page=page)
 
 
-async def user_get(*, user_id: UUID) -> dict[str, Any]:
-    user = await users_queryset().filter(pk=user_id).afirst()
+def _path_of(department_id: int) -> Any:
+    from apps.org.models import Department
+
+    return Department.objects.filter(pk=department_id).values("path")[:1]
+
+
+async def user_get(*, actor: User, user_id: UUID) -> dict[str, Any]:
+    """A user in the actor's data scope; one outside it is "not found", like an unknown id."""
+    from apps.org.selectors import scope_of, scoped_users
+
+    user = await scoped_users(users_queryset(), await scope_of(actor)).filter(pk=user_id).afirst()
     if user is None:
         raise NotFound(_("No such user"))
     return user_out(user)

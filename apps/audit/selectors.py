@@ -16,6 +16,7 @@ from mongoengine import Document
 from apps.audit.documents import LoginLog, OperationLog
 from apps.audit.schemas import LoginLogFilter, OperationLogFilter
 from apps.core.pagination import PageIn, page_of
+from apps.org.selectors import mongo_user_filter
 
 ORDER = ("-created_at", "-id")
 
@@ -55,7 +56,7 @@ def operation_log_query(
     _time_range(query, filters.since, filters.until)
     if search:
         query["$or"] = [{field: _contains(search)} for field in ("path", "username", "request_id", "ip")]
-    return query
+    return mongo_user_filter(query)  # the caller's data scope (apps/org): records of users they may see
 
 
 def login_log_query(filters: LoginLogFilter, *, search: str | None = None) -> dict[str, Any]:
@@ -71,7 +72,7 @@ def login_log_query(filters: LoginLogFilter, *, search: str | None = None) -> di
     _time_range(query, filters.since, filters.until)
     if search:
         query["$or"] = [{field: _contains(search)} for field in ("username", "ip", "reason")]
-    return query
+    return mongo_user_filter(query)
 
 
 def _as_item(raw: dict[str, Any]) -> dict[str, Any]:
@@ -136,12 +137,12 @@ def login_log_page(
 
 
 def operation_log_get(*, log_id: str) -> dict[str, Any] | None:
-    row = OperationLog.objects(__raw__={"_id": log_id}).as_pymongo().first()
+    row = OperationLog.objects(__raw__=mongo_user_filter({"_id": log_id})).as_pymongo().first()
     return _as_item(row) if row else None
 
 
 def login_log_get(*, log_id: str) -> dict[str, Any] | None:
-    row = LoginLog.objects(__raw__={"_id": log_id}).as_pymongo().first()
+    row = LoginLog.objects(__raw__=mongo_user_filter({"_id": log_id})).as_pymongo().first()
     return _as_item(row) if row else None
 
 

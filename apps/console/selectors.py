@@ -256,8 +256,14 @@ def live_session_count() -> int:
 
 
 def storage_figures() -> dict[str, int]:
-    """Bytes and files of completed uploads, and uploads still pending (one SQL aggregate)."""
-    rows = StoredFile.objects.values("status").annotate(files=Count("id"), size=Sum("size"))
+    """Bytes and files of completed uploads, and uploads still pending (one SQL aggregate), in the caller's scope."""
+    from apps.org.selectors import caller_scope_sync
+
+    files = StoredFile.objects.all()
+    scope = caller_scope_sync()
+    if scope is not None and (condition := scope.user_q(prefix="owner__")) is not None:
+        files = files.filter(condition)
+    rows = files.values("status").annotate(files=Count("id"), size=Sum("size"))
     figures = {"bytes": 0, "files": 0, "pending": 0}
     for row in rows:
         if row["status"] == StoredFile.Status.READY:

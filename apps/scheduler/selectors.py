@@ -12,6 +12,7 @@ from django_celery_beat.models import PeriodicTask
 
 from apps.core.exceptions import NotFound
 from apps.core.pagination import PageIn, page_of, paginate_queryset
+from apps.org.selectors import mongo_user_filter
 from apps.scheduler.documents import TaskRun
 from apps.scheduler.records import record_of
 from apps.scheduler.schemas import ScheduleFilter, TaskRunFilter
@@ -142,7 +143,8 @@ def task_run_query(filters: TaskRunFilter) -> dict[str, Any]:
         queued["$lt"] = filters.until
     if queued:
         query["queued_at"] = queued
-    return query
+    # The caller's data scope (apps/org): runs carry the id of the user who started them, if one did.
+    return mongo_user_filter(query)
 
 
 def task_run_page_sync(query: dict[str, Any], *, offset: int, limit: int) -> tuple[list[dict[str, Any]], int]:
@@ -164,7 +166,7 @@ def task_run_export_sync(
 
 
 def task_run_get_sync(task_id: str) -> dict[str, Any] | None:
-    document = TaskRun.objects(task_id=task_id).as_pymongo().first()
+    document = TaskRun.objects(__raw__=mongo_user_filter({"task_id": task_id})).as_pymongo().first()
     return record_of(document) if document is not None else None
 
 

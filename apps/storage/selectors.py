@@ -18,11 +18,14 @@ from apps.storage.schemas import FileFilter
 
 
 async def visible_files(*, actor: User) -> QuerySet[StoredFile]:
-    """Everyone sees their own files; managers of all files see every file."""
+    """Everyone sees their own files; managers of all files see the files of every user in their data scope."""
+    from apps.org.selectors import scope_of
+
     queryset = StoredFile.objects.all()
     if not await can_manage_all_files(actor):
-        queryset = queryset.filter(owner=actor)
-    return queryset
+        return queryset.filter(owner=actor)
+    condition = (await scope_of(actor)).user_q(prefix="owner__")
+    return queryset if condition is None else queryset.filter(condition)
 
 
 async def file_get(*, actor: User, file_id: uuid.UUID) -> StoredFile:

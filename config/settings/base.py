@@ -58,6 +58,8 @@ MIDDLEWARE = [
     "apps.core.middleware.CommonMiddleware",
     "apps.core.middleware.CsrfViewMiddleware",
     "apps.core.middleware.AuthenticationMiddleware",
+    # Remembers the request so selectors apply the caller's data scope (apps/org/context.py).
+    "apps.org.context.RequestScopeMiddleware",
     "apps.core.middleware.MessageMiddleware",
     "apps.core.middleware.XFrameOptionsMiddleware",
 ]

@@ -16,14 +16,14 @@ from apps.accounts.schemas import (
     RoleIn,
     RoleOut,
     RolePatch,
-    UserFilter,
-    UserIn,
-    UserOut,
-    UserPatch,
 )
 from apps.accounts.services import rbac as services
 from apps.core.envelope import also_answers
 from apps.core.pagination import Page, PageIn
+from apps.org.schemas import OrgUserFilter as UserFilter
+from apps.org.schemas import OrgUserIn as UserIn
+from apps.org.schemas import OrgUserOut as UserOut
+from apps.org.schemas import OrgUserPatch as UserPatch
 
 router = Router(tags=["rbac"])
 
@@ -69,7 +69,7 @@ async def role_delete(request: HttpRequest, role_id: int) -> None:
 
 @router.get("/users", response=Page[UserOut], summary="List users")
 async def user_list(request: HttpRequest, filters: Query[UserFilter], page: Query[PageIn]) -> Any:
-    return await selectors.user_list(filters=filters, page=page)
+    return await selectors.user_list(actor=_actor(request).user, filters=filters, page=page)
 
 
 @router.post("/users", response={201: UserOut}, summary="Create a user", openapi_extra=also_answers(409))
@@ -79,7 +79,7 @@ async def user_create(request: HttpRequest, payload: UserIn) -> Any:
 
 @router.get("/users/{user_id}", response=UserOut, summary="Get a user")
 async def user_get(request: HttpRequest, user_id: UUID) -> Any:
-    return await selectors.user_get(user_id=user_id)
+    return await selectors.user_get(actor=_actor(request).user, user_id=user_id)
 
 
 @router.patch("/users/{user_id}", response=UserOut, summary="Update a user", openapi_extra=also_answers(409))

@@ -16,6 +16,7 @@ from apps.accounts.auth import AuthContext
 from apps.accounts.authz import API_PERMISSION_FILTER
 from apps.accounts.login_crypto import decrypt_with_challenge
 from apps.accounts.models import Role, RoleProfile, User
+from apps.accounts.policies import ensure_department_in_scope, ensure_user_in_scope
 from apps.accounts.rbac_selectors import role_get, user_get
 from apps.accounts.schemas import RoleIn, RolePatch, UserIn, UserPatch
 from apps.accounts.sessions import sessions_end_all
@@ -234,7 +235,10 @@ def _set_password(user: User, password: str) -> None:
 def _user_create(actor: Grantor, data: dict[str, Any], password: str) -> UUID:
     ensure_can_create_user(actor, is_superuser=data["is_superuser"])
     roles = _roles_for(actor, data["roles"])
+    department_id = _department_for(actor, data.get("department"))
+    ensure_department_in_scope(_scope(actor), department_id=department_id)
     user = User(
+        department_id=department_id,
         username=data["username"],
         email=data["email"],
         full_name=data["full_name"],
@@ -249,13 +253,54 @@ def _user_create(actor: Grantor, data: dict[str, Any], password: str) -> UUID:
     except IntegrityError as exc:
         raise Conflict("Username already exists") from exc
     user.groups.set(roles)
+    if data.get("posts"):
+        user.posts.set(_posts_for(data["posts"]))
     return user.pk
+
+
+def _scope(actor: Grantor) -> Any:
+    from apps.org.selectors import scope_of_sync
+
+    return scope_of_sync(actor.user)  # read afresh: a write never trusts a cached scope
+
+
+def _department_for(actor: Grantor, department_id: int | None) -> int | None:
+    """The department a created or moved user lands in: given, else the actor's own (else the root)."""
+    from apps.org.models import Department
+
+    if department_id is None:
+        own = User.objects.filter(pk=actor.user.pk).values_list("department_id", flat=True).first()
+        if own is None:
+            own = (
+                Department.objects.filter(parent__isnull=True)
+                .order_by("order", "pk")
+                .values_list("pk", flat=True)
+                .first()
+            )
+        return own
+    if not Department.objects.filter(pk=department_id).exists():
+        raise ValidationFailed(
+            "Unknown department",
+            data=[{"loc": ["body", "department"], "msg": f"unknown department id {department_id}"}],
+        )
+    return department_id
+
+
+def _posts_for(post_ids: list[int]) -> list[int]:
+    from apps.org.models import Post
+
+    known = set(Post.objects.filter(pk__in=set(post_ids)).values_list("pk", flat=True))
+    if unknown := sorted(set(post_ids) - known):
+        raise ValidationFailed(
+            "Unknown posts", data=[{"loc": ["body", "posts"], "msg": f"unknown post id {pk}"} for pk in unknown]
+        )
+    return sorted(known)
 
 
 async def user_create(*, actor: AuthContext, data: UserIn) -> dict[str, Any]:
     (password,) = await decrypt_with_challenge(data.password)
     user_id = await sync_to_async(_user_create)(actor, data.model_dump(exclude={"password"}), password)
-    return await user_get(user_id=user_id)
+    return await user_get(actor=actor.user, user_id=user_id)
 
 
 @transaction.atomic
@@ -263,7 +308,13 @@ def _user_update(actor: Grantor, user_id: UUID, changes: dict[str, Any], passwor
     user = User.objects.select_for_update().filter(pk=user_id).first()
     if user is None:
         raise NotFound("No such user")
+    scope = _scope(actor)
+    ensure_user_in_scope(scope, user_id=str(user.pk), department_id=user.department_id)
     ensure_can_change_user(actor, user, changes)
+    if "department" in changes and changes["department"] != user.department_id:
+        department_id = _department_for(actor, changes["department"])
+        ensure_department_in_scope(scope, department_id=department_id)
+        user.department_id = department_id
     for field in ("email", "full_name", "is_active", "is_superuser"):
         if field in changes:
             setattr(user, field, changes[field])
@@ -276,6 +327,8 @@ def _user_update(actor: Grantor, user_id: UUID, changes: dict[str, Any], passwor
         current = set(user.groups.values_list("pk", flat=True))
         _roles_for(actor, [rid for rid in changes["roles"] if rid not in current])
         user.groups.set(changes["roles"])
+    if "posts" in changes:
+        user.posts.set(_posts_for(changes["posts"]))
 
 
 async def user_update(*, actor: AuthContext, user_id: UUID, data: UserPatch) -> dict[str, Any]:
@@ -287,7 +340,7 @@ async def user_update(*, actor: AuthContext, user_id: UUID, data: UserPatch) -> 
     await sync_to_async(_user_update)(actor, user_id, changes, password)
     if password is not None:
         await sessions_end_all(user_id=str(user_id), reason="password_change")
-    return await user_get(user_id=user_id)
+    return await user_get(actor=actor.user, user_id=user_id)
 
 
 @transaction.atomic
@@ -295,6 +348,7 @@ def _user_delete(actor: Grantor, user_id: UUID) -> None:
     user = User.objects.select_for_update().filter(pk=user_id).first()
     if user is None:
         raise NotFound("No such user")
+    ensure_user_in_scope(_scope(actor), user_id=str(user.pk), department_id=user.department_id)
     ensure_can_delete_user(actor, user)
     user.delete()
 
@@ -304,6 +358,10 @@ async def user_delete(*, actor: AuthContext, user_id: UUID) -> None:
 
 
 async def user_force_logout(*, actor: AuthContext, user_id: UUID) -> None:
-    if not await User.objects.filter(pk=user_id).aexists():
+    from apps.org.selectors import scope_of
+
+    department = await User.objects.filter(pk=user_id).values_list("department_id", flat=True).afirst()
+    if department is None and not await User.objects.filter(pk=user_id).aexists():
         raise NotFound("No such user")
+    ensure_user_in_scope(await scope_of(actor.user), user_id=str(user_id), department_id=department)
     await sessions_end_all(user_id=str(user_id), reason="force_logout")
