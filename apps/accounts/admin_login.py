@@ -4,7 +4,7 @@ import logging
 from typing import Any
 
 from asgiref.sync import async_to_sync
-from django import db
+from django import db, forms
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 from redis import exceptions as redis_errors
@@ -12,7 +12,7 @@ from unfold.forms import AuthenticationForm
 
 from apps.accounts.services.auth import ClientInfo, admin_sign_in
 from apps.core.client_ip import client_ip
-from apps.core.exceptions import BadCredentials, RateLimited
+from apps.core.exceptions import BadCredentials, RateLimited, TwoFactorInvalid, TwoFactorRequired
 
 logger = logging.getLogger("apps.accounts.admin_login")
 
@@ -31,7 +31,18 @@ class AdminLoginForm(AuthenticationForm):
         **AuthenticationForm.error_messages,
         "throttled": _("Too many failed sign-ins. Try again in %(seconds)s seconds."),
         "unavailable": _("Signing in is unavailable right now. Try again in a moment."),
+        "otp_required": _("This account has two-factor sign-in on: enter a code from your authenticator app."),
+        "otp_invalid": _("The two-factor code is wrong or was already used."),
     }
+
+    otp_code = forms.CharField(
+        label=_("Two-factor code"),
+        required=False,
+        max_length=32,
+        strip=True,
+        help_text=_("Only for accounts with two-factor sign-in: a code from the app, or a backup code."),
+        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric"}),
+    )
 
     def clean(self) -> dict[str, Any]:
         username = self.cleaned_data.get("username")
@@ -47,13 +58,19 @@ class AdminLoginForm(AuthenticationForm):
         try:
             # The admin's login view is synchronous (it runs on a worker thread under ASGI); the shared
             # sign-in is async and talks to Redis on the server's event loop.
-            self.user_cache = async_to_sync(admin_sign_in)(username=username, password=password, client=client)
+            self.user_cache = async_to_sync(admin_sign_in)(
+                username=username, password=password, client=client, otp_code=self.cleaned_data.get("otp_code") or ""
+            )
         except RateLimited as exc:
             raise ValidationError(
                 self.error_messages["throttled"], code="throttled", params={"seconds": exc.retry_after}
             ) from None
         except BadCredentials:
             raise self.get_invalid_login_error() from None
+        except TwoFactorRequired:
+            raise ValidationError(self.error_messages["otp_required"], code="otp_required") from None
+        except TwoFactorInvalid:
+            raise ValidationError(self.error_messages["otp_invalid"], code="otp_invalid") from None
         except _UNAVAILABLE as exc:
             logger.warning("admin sign-in unavailable", extra={"error_type": type(exc).__name__})
             raise ValidationError(self.error_messages["unavailable"], code="unavailable") from None

@@ -159,3 +159,28 @@ class UserFilter(Schema):
     search: str | None = Field(None, max_length=150, description="Substring of username, email or full name")
     is_active: bool | None = None
     role: int | None = None
+
+
+class TwoFactorLoginIn(Schema):
+    two_factor_token: str = Field(..., min_length=1, max_length=128, description="data.two_factor_token of 40106")
+    code: str = Field(..., min_length=1, max_length=32, description="A current TOTP code or an unused backup code")
+
+
+class TwoFactorCodeIn(Schema):
+    code: str = Field(..., min_length=1, max_length=32, description="A current TOTP code (or a backup code)")
+
+
+class TwoFactorEnrolOut(Schema):
+    secret: str = Field(..., description="Base32 secret, for typing into an authenticator app")
+    otpauth_uri: str
+    qr_svg: str = Field(..., description="The otpauth URI as a QR code, SVG data URI")
+    qr_png: str = Field(..., description="The otpauth URI as a QR code, PNG data URI")
+
+
+class BackupCodesOut(Schema):
+    backup_codes: list[str] = Field(..., description="Ten single-use codes, shown only now")
+
+
+class TwoFactorStatusOut(Schema):
+    enabled: bool
+    backup_codes_left: int

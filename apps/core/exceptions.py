@@ -26,6 +26,8 @@ class ErrorCode(IntEnum):
     SESSION_REVOKED = 40103
     BAD_CREDENTIALS = 40104
     CHALLENGE_INVALID = 40105
+    TWO_FACTOR_REQUIRED = 40106  # password right; data carries the ticket POST /auth/login/2fa completes
+    TWO_FACTOR_INVALID = 40107  # a wrong, expired or already used second-factor code
     PERMISSION_DENIED = 40300
     NOT_FOUND = 40400
     METHOD_NOT_ALLOWED = 40500
@@ -52,6 +54,8 @@ DEFAULT_MESSAGES: dict[ErrorCode, str] = {
     ErrorCode.SESSION_REVOKED: _("Session revoked"),
     ErrorCode.BAD_CREDENTIALS: _("Invalid username or password"),
     ErrorCode.CHALLENGE_INVALID: _("Login challenge invalid, expired or already used"),
+    ErrorCode.TWO_FACTOR_REQUIRED: _("Second factor required"),
+    ErrorCode.TWO_FACTOR_INVALID: _("Invalid two-factor code"),
     ErrorCode.PERMISSION_DENIED: _("Permission denied"),
     ErrorCode.NOT_FOUND: _("Not found"),
     ErrorCode.METHOD_NOT_ALLOWED: _("Method not allowed"),
@@ -133,6 +137,14 @@ class BadCredentials(DomainError):
 
 class ChallengeInvalid(DomainError):
     code = ErrorCode.CHALLENGE_INVALID
+
+
+class TwoFactorRequired(DomainError):
+    code = ErrorCode.TWO_FACTOR_REQUIRED
+
+
+class TwoFactorInvalid(DomainError):
+    code = ErrorCode.TWO_FACTOR_INVALID
 
 
 class PermissionDenied(DomainError):

@@ -13,6 +13,7 @@ from apps.accounts.access import public, signed_in
 from apps.accounts.auth import AuthContext
 from apps.accounts.login_crypto import challenge_issue
 from apps.accounts.schemas import (
+    BackupCodesOut,
     LoginIn,
     OperationOut,
     PasswordChangeIn,
@@ -21,6 +22,10 @@ from apps.accounts.schemas import (
     RefreshIn,
     SessionOut,
     TokenPairOut,
+    TwoFactorCodeIn,
+    TwoFactorEnrolOut,
+    TwoFactorLoginIn,
+    TwoFactorStatusOut,
     UserInfoOut,
 )
 from apps.accounts.services import auth as auth_services
@@ -63,6 +68,52 @@ async def login(request: HttpRequest, payload: LoginIn) -> dict[str, Any]:
         username=payload.username, encrypted_password=payload.password, client=_client(request)
     )
     return asdict(pair)
+
+
+@router.post(
+    "/login/2fa",
+    response=TokenPairOut,
+    summary="Complete a sign-in that answered 40106 with a TOTP or backup code",
+)
+@public
+async def login_second_factor(request: HttpRequest, payload: TwoFactorLoginIn) -> dict[str, Any]:
+    pair = await auth_services.login_second_factor(
+        ticket=payload.two_factor_token, code=payload.code, client=_client(request)
+    )
+    return asdict(pair)
+
+
+@router.get("/2fa", response=TwoFactorStatusOut, summary="Whether two-factor sign-in is on")
+@signed_in
+async def two_factor_status(request: HttpRequest) -> dict[str, Any]:
+    return await auth_services.two_factor_status(user=_context(request).user)
+
+
+@router.post("/2fa/enrol", response=TwoFactorEnrolOut, summary="Start two-factor enrolment: secret and QR code")
+@signed_in
+async def two_factor_enrol(request: HttpRequest) -> dict[str, Any]:
+    return asdict(await auth_services.two_factor_enrol(user=_context(request).user))
+
+
+@router.post("/2fa/confirm", response=BackupCodesOut, summary="Confirm enrolment with a first code")
+@signed_in
+async def two_factor_confirm(request: HttpRequest, payload: TwoFactorCodeIn) -> dict[str, Any]:
+    codes = await auth_services.two_factor_confirm(
+        user=_context(request).user, code=payload.code, client=_client(request)
+    )
+    return {"backup_codes": codes}
+
+
+@router.post("/2fa/disable", summary="Turn two-factor sign-in off (needs a current code)")
+@signed_in
+async def two_factor_disable(request: HttpRequest, payload: TwoFactorCodeIn) -> None:
+    await auth_services.two_factor_disable(user=_context(request).user, code=payload.code, client=_client(request))
+
+
+@router.post("/2fa/backup-codes", response=BackupCodesOut, summary="New backup codes (needs a current code)")
+@signed_in
+async def two_factor_backup_codes(request: HttpRequest, payload: TwoFactorCodeIn) -> dict[str, Any]:
+    return {"backup_codes": await auth_services.two_factor_backup_codes(user=_context(request).user, code=payload.code)}
 
 
 @router.post(

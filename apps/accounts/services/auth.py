@@ -1,8 +1,10 @@
 """Sign-in, token refresh, sign-out and password change."""
 
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
@@ -29,11 +31,15 @@ from apps.accounts.tokens import decode_token, encode_token, new_jti
 from apps.core.exceptions import (
     BadCredentials,
     DomainError,
+    NotFound,
     RateLimited,
     SessionRevoked,
     TokenInvalid,
+    TwoFactorInvalid,
+    TwoFactorRequired,
     ValidationFailed,
 )
+from apps.security import two_factor
 
 logger = logging.getLogger("apps.accounts.auth")
 
@@ -65,7 +71,14 @@ def _issue_pair(*, user_id: str, session_id: str, refresh_jti: str) -> TokenPair
 
 
 async def _record_attempt(
-    *, username: str, user: User | None, success: bool, reason: str, client: ClientInfo, channel: str
+    *,
+    username: str,
+    user: User | None,
+    success: bool,
+    reason: str,
+    client: ClientInfo,
+    channel: str,
+    event: str = "login",
 ) -> None:
     try:
         await login_attempted.asend(
@@ -78,6 +91,7 @@ async def _record_attempt(
             user_agent=client.user_agent,
             request_id=client.request_id,
             channel=channel,
+            event=event,
         )
     except Exception:  # a broken listener must not break sign-in
         logger.exception("login_attempted listener failed")
@@ -138,16 +152,82 @@ async def _verify(
 
 async def _login(*, username: str, client: ClientInfo, read_password: Callable[[], Awaitable[str]]) -> TokenPair:
     user = await _verify(username=username, client=client, read_password=read_password, channel=CHANNEL_API)
+    if await two_factor.has_two_factor(user_id=user.pk):
+        ticket = await two_factor.ticket_issue(user_id=str(user.pk), username=user.username, channel=CHANNEL_API)
+        await _record_attempt(
+            username=username, user=user, success=False, reason="2fa_required", client=client, channel=CHANNEL_API
+        )
+        raise TwoFactorRequired(
+            data={
+                "two_factor_token": ticket,
+                "expires_in": settings.TWO_FACTOR_TICKET_TTL,
+                "methods": ["totp", "backup_code"],
+            }
+        )
+    return await _signed_in(user=user, username=username, client=client)
+
+
+async def _signed_in(*, user: User, username: str, client: ClientInfo, event: str = "login") -> TokenPair:
     await sync_to_async(update_last_login)(User, user)
     pair = await session_start(user=user, client=client)
-    await _record_attempt(username=username, user=user, success=True, reason="ok", client=client, channel=CHANNEL_API)
+    await _record_attempt(
+        username=username, user=user, success=True, reason="ok", client=client, channel=CHANNEL_API, event=event
+    )
     return pair
 
 
-async def admin_sign_in(*, username: str, password: str, client: ClientInfo) -> User:
+async def second_factor_check(*, user: User, username: str, code: str, client: ClientInfo, channel: str) -> None:
+    """One throttled second-factor check; a wrong code counts as a failed sign-in and is logged "2fa_failed"."""
+    try:
+        await throttle_reserve(username=username, ip=client.ip)
+    except RateLimited:
+        await _record_attempt(
+            username=username,
+            user=user,
+            success=False,
+            reason="throttled",
+            client=client,
+            channel=channel,
+            event="2fa_failed",
+        )
+        raise
+    try:
+        method = await two_factor.verify(user.pk, code)
+    except Exception:
+        await throttle_release(username=username, ip=client.ip)
+        raise
+    if method is None:
+        await _record_attempt(
+            username=username,
+            user=user,
+            success=False,
+            reason="bad_code",
+            client=client,
+            channel=channel,
+            event="2fa_failed",
+        )
+        raise TwoFactorInvalid()
+    await throttle_succeeded(username=username, ip=client.ip)
+
+
+async def login_second_factor(*, ticket: str, code: str, client: ClientInfo) -> TokenPair:
+    """Complete a sign-in that answered 40106: the ticket's user, one TOTP or backup code, then the tokens."""
+    document = await two_factor.ticket_read(ticket)
+    username = document["username"]
+    user = await User.objects.filter(pk=document["uid"], is_active=True).afirst()
+    if user is None or document.get("channel") != CHANNEL_API:
+        await two_factor.ticket_consume(ticket)
+        raise BadCredentials()
+    await second_factor_check(user=user, username=username, code=code, client=client, channel=CHANNEL_API)
+    await two_factor.ticket_consume(ticket)  # 40105 when a racing request with another valid code won
+    return await _signed_in(user=user, username=username, client=client, event="2fa_used")
+
+
+async def admin_sign_in(*, username: str, password: str, client: ClientInfo, otp_code: str = "") -> User:
     """The admin site's password check: the same throttle and login logs as the API's, channel "admin".
 
     Only active staff get through (the admin admits no one else); Django's login view then opens the session.
+    A user with two-factor sign-in on also needs a current code (40106 without one, 40107 for a wrong one).
     """
     user = await _verify(
         username=username,
@@ -156,7 +236,23 @@ async def admin_sign_in(*, username: str, password: str, client: ClientInfo) -> 
         channel=CHANNEL_ADMIN,
         allowed=lambda candidate: candidate.is_active and candidate.is_staff,
     )
-    await _record_attempt(username=username, user=user, success=True, reason="ok", client=client, channel=CHANNEL_ADMIN)
+    event = "login"
+    if await two_factor.has_two_factor(user_id=user.pk):
+        if not otp_code.strip():
+            await _record_attempt(
+                username=username,
+                user=user,
+                success=False,
+                reason="2fa_required",
+                client=client,
+                channel=CHANNEL_ADMIN,
+            )
+            raise TwoFactorRequired()
+        await second_factor_check(user=user, username=username, code=otp_code, client=client, channel=CHANNEL_ADMIN)
+        event = "2fa_used"
+    await _record_attempt(
+        username=username, user=user, success=True, reason="ok", client=client, channel=CHANNEL_ADMIN, event=event
+    )
     return user
 
 
@@ -224,3 +320,64 @@ async def password_change(*, user: User, session_id: str, old_password: str, new
     account.set_password(new_plain)
     await account.asave(update_fields=["password"])
     await sessions_end_all(user_id=str(user.pk), reason="password_change", keep=session_id)
+
+
+async def two_factor_enrol(*, user: User) -> two_factor.Enrolment:
+    return await two_factor.enrol(user)
+
+
+async def two_factor_confirm(*, user: User, code: str, client: ClientInfo) -> list[str]:
+    """Turn two-factor sign-in on with a first code; answers the ten backup codes (shown once)."""
+    codes = await two_factor.confirm(user, code, time.time())
+    if codes is None:
+        raise TwoFactorInvalid()
+    await _record_attempt(
+        username=user.username,
+        user=user,
+        success=True,
+        reason="ok",
+        client=client,
+        channel=CHANNEL_API,
+        event="2fa_enrolled",
+    )
+    return codes
+
+
+async def two_factor_disable(*, user: User, code: str, client: ClientInfo) -> None:
+    if not await two_factor.has_two_factor(user_id=user.pk):
+        raise NotFound(_("Two-factor sign-in is not on"))
+    if not await two_factor.disable(user, code, None):
+        await _record_attempt(
+            username=user.username,
+            user=user,
+            success=False,
+            reason="bad_code",
+            client=client,
+            channel=CHANNEL_API,
+            event="2fa_failed",
+        )
+        raise TwoFactorInvalid()
+    await _record_attempt(
+        username=user.username,
+        user=user,
+        success=True,
+        reason="ok",
+        client=client,
+        channel=CHANNEL_API,
+        event="2fa_disabled",
+    )
+
+
+async def two_factor_backup_codes(*, user: User, code: str) -> list[str]:
+    if not await two_factor.has_two_factor(user_id=user.pk):
+        raise NotFound(_("Two-factor sign-in is not on"))
+    codes = await two_factor.regenerate_backup_codes(user, code, None)
+    if codes is None:
+        raise TwoFactorInvalid()
+    return codes
+
+
+async def two_factor_status(*, user: User) -> dict[str, Any]:
+    enabled = await two_factor.has_two_factor(user_id=user.pk)
+    left = await sync_to_async(two_factor.backup_codes_left_sync)(user.pk) if enabled else 0
+    return {"enabled": enabled, "backup_codes_left": left}
