@@ -2,6 +2,7 @@
 
 import logging
 from dataclasses import dataclass
+from typing import Any
 
 from apps.accounts.signals import CHANNEL_API, login_attempted
 
@@ -22,21 +23,37 @@ class Client:
     channel: str = CHANNEL_API
 
 
+def _fields(
+    *, event: str, username: str, user_id: str | None, success: bool, reason: str, client: Client
+) -> dict[str, Any]:
+    return {
+        "username": username,
+        "user_id": user_id,
+        "success": success,
+        "reason": reason,
+        "ip": client.ip,
+        "user_agent": client.user_agent,
+        "request_id": client.request_id,
+        "channel": client.channel,
+        "event": event,
+    }
+
+
 async def record_event(
     *, event: str, username: str, user_id: str | None, success: bool, reason: str, client: Client
 ) -> None:
+    fields = _fields(event=event, username=username, user_id=user_id, success=success, reason=reason, client=client)
     try:
-        await login_attempted.asend(
-            sender=None,
-            username=username,
-            user_id=user_id,
-            success=success,
-            reason=reason,
-            ip=client.ip,
-            user_agent=client.user_agent,
-            request_id=client.request_id,
-            channel=client.channel,
-            event=event,
-        )
+        await login_attempted.asend(sender=None, **fields)
     except Exception:  # a broken listener must not break the account change
+        logger.exception("login_attempted listener failed", extra={"event": event})
+
+
+def record_event_sync(
+    *, event: str, username: str, user_id: str | None, success: bool, reason: str, client: Client
+) -> None:
+    fields = _fields(event=event, username=username, user_id=user_id, success=success, reason=reason, client=client)
+    try:
+        login_attempted.send(sender=None, **fields)
+    except Exception:
         logger.exception("login_attempted listener failed", extra={"event": event})

@@ -26,9 +26,9 @@ from apps.accounts.services.rbac import Grantor, ensure_can_assign_roles
 from apps.accounts.sessions import sessions_end_all
 from apps.core.exceptions import Conflict, LinkInvalid, NotFound, ValidationFailed
 from apps.core.pagination import PageIn, paginate_queryset
-from apps.mail.services import mail_queue
+from apps.mail.services import mail_queue, mail_queue_sync
 from apps.onboarding import events
-from apps.onboarding.events import Client, record_event
+from apps.onboarding.events import Client, record_event, record_event_sync
 from apps.onboarding.models import Invitation, OneTimeToken, new_token, token_hash
 from apps.onboarding.schemas import InvitationFilter, InvitationIn
 from apps.onboarding.throttle import throttle_hit
@@ -89,11 +89,15 @@ async def password_reset_request(*, email: str, language: str | None, client: Cl
     )
 
 
-async def password_reset_send(*, email: str, language: str | None, client: Client) -> int:
-    """Mail a reset link to every active account with this address (the worker runs it); how many were sent."""
-    users = [user async for user in User.objects.filter(email__iexact=email.strip(), is_active=True).order_by("pk")]
+def password_reset_send(*, email: str, language: str | None, client: Client) -> int:
+    """Mail a reset link to every active account with this address; how many were sent.
+
+    Synchronous: the worker runs it, and so does the request itself when tasks run inline (no broker), where an
+    async task's ORM calls would wait for the thread that waits for them.
+    """
+    users = list(User.objects.filter(email__iexact=email.strip(), is_active=True).order_by("pk"))
     if not users:
-        await record_event(
+        record_event_sync(
             event=events.PASSWORD_RESET_REQUESTED,
             username=email[:150],
             user_id=None,
@@ -105,13 +109,13 @@ async def password_reset_send(*, email: str, language: str | None, client: Clien
     ttl = settings.PASSWORD_RESET_TTL
     for user in users:
         token, hashed = new_token()
-        await OneTimeToken.objects.acreate(
+        OneTimeToken.objects.create(
             purpose=Purpose.PASSWORD_RESET,
             token_hash=hashed,
             user=user,
             expires_at=timezone.now() + timedelta(seconds=ttl),
         )
-        await mail_queue(
+        mail_queue_sync(
             to=[user.email],
             template="password_reset",
             context={
@@ -122,7 +126,7 @@ async def password_reset_send(*, email: str, language: str | None, client: Clien
             },
             language=language,
         )
-        await record_event(
+        record_event_sync(
             event=events.PASSWORD_RESET_REQUESTED,
             username=user.username,
             user_id=str(user.pk),

@@ -5,7 +5,7 @@ from apps.scheduler.base import task
 
 
 @task(name="onboarding.password_reset_mail")
-async def password_reset_mail(
+def password_reset_mail(
     email: str,
     language: str | None = None,
     ip: str | None = None,
@@ -17,4 +17,4 @@ async def password_reset_mail(
     from apps.onboarding.services import password_reset_send
 
     client = Client(ip=ip, user_agent=user_agent, request_id=request_id, channel=channel)
-    return await password_reset_send(email=email, language=language, client=client)
+    return password_reset_send(email=email, language=language, client=client)

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from django.db import connection
+from kombu import pools
 
 from apps.mail import records
 from config.celery import app as celery_app
@@ -116,6 +117,13 @@ def wait_for_record(mail_id: str, *, status: str | None = None, timeout: float =
     raise AssertionError(f"send record of {mail_id} not {status} within {timeout}s: {record}")
 
 
+def _forget_all_connections() -> None:
+    _forget_connections()
+    # kombu's process-wide pools are keyed by broker URL and keep the app pool just closed: a later switch back
+    # to that URL (the next package, or the scheduler tests) would acquire from a closed pool.
+    pools.reset()
+
+
 @contextmanager
 def private_queue() -> Iterator[str]:
     """Publish to a queue of our own on the broker database nobody flushes; restore the app's setup after."""
@@ -126,7 +134,7 @@ def private_queue() -> Iterator[str]:
         "result_backend": celery_app.conf.result_backend,
         "task_always_eager": celery_app.conf.task_always_eager,
     }
-    _forget_connections()
+    _forget_all_connections()
     celery_app.conf.update(
         task_default_queue=queue, broker_url=_broker_url(), result_backend=_broker_url(), task_always_eager=False
     )
@@ -138,7 +146,7 @@ def private_queue() -> Iterator[str]:
                 cast(Any, conn.default_channel).client.delete(queue, f"_kombu.binding.{queue}")
         except Exception:
             pass
-        _forget_connections()
+        _forget_all_connections()
         celery_app.conf.update(previous)
 
 
