@@ -143,13 +143,13 @@ def task_run_query(filters: TaskRunFilter) -> dict[str, Any]:
         queued["$lt"] = filters.until
     if queued:
         query["queued_at"] = queued
-    # The caller's data scope (apps/org): runs carry the id of the user who started them, if one did.
-    return mongo_user_filter(query)
+    return query
 
 
 def task_run_page_sync(query: dict[str, Any], *, offset: int, limit: int) -> tuple[list[dict[str, Any]], int]:
     """One page of run records matching a raw query, newest first, and the total."""
-    queryset = TaskRun.objects(__raw__=query)
+    # The caller's data scope (apps/org): runs carry the id of the user who started them, if one did.
+    queryset = TaskRun.objects(__raw__=mongo_user_filter(query))
     total = queryset.count()
     documents = queryset.order_by(*RUN_ORDER).skip(offset).limit(limit).as_pymongo()
     return [record_of(document) for document in documents], total
@@ -159,7 +159,7 @@ def task_run_export_sync(
     query: dict[str, Any], *, fields: Sequence[str], limit: int
 ) -> tuple[int, Iterator[dict[str, Any]]]:
     """The total matching a raw query and a lazy iterator over at most `limit` runs (only `fields`), newest first."""
-    queryset = TaskRun.objects(__raw__=query)
+    queryset = TaskRun.objects(__raw__=mongo_user_filter(query))
     total = queryset.count()  # here, so an unavailable MongoDB is known before anything is streamed
     documents = queryset.order_by(*RUN_ORDER).only(*fields).limit(limit).as_pymongo()
     return total, ({name: document.get(name) for name in fields} for document in documents)
