@@ -13,6 +13,7 @@ from unfold.forms import AuthenticationForm
 from apps.accounts.services.auth import ClientInfo, admin_sign_in
 from apps.core.client_ip import client_ip
 from apps.core.exceptions import BadCredentials, RateLimited, TwoFactorInvalid, TwoFactorRequired
+from apps.security.captcha import CaptchaInvalid, CaptchaRequired, captcha_issue, captcha_needed
 
 logger = logging.getLogger("apps.accounts.admin_login")
 
@@ -33,7 +34,18 @@ class AdminLoginForm(AuthenticationForm):
         "unavailable": _("Signing in is unavailable right now. Try again in a moment."),
         "otp_required": _("This account has two-factor sign-in on: enter a code from your authenticator app."),
         "otp_invalid": _("The two-factor code is wrong or was already used."),
+        "captcha_required": _("Too many failed sign-ins: type the characters in the image."),
+        "captcha_invalid": _("The characters did not match the image. Try this one."),
     }
+    captcha_image = ""  # a PNG data URI once the sign-in needs a captcha (templates/admin/login.html shows it)
+
+    captcha_id = forms.CharField(required=False, max_length=64, widget=forms.HiddenInput)
+    captcha_answer = forms.CharField(
+        label=_("Characters in the image"),
+        required=False,
+        max_length=32,
+        widget=forms.TextInput(attrs={"autocomplete": "off", "autocapitalize": "characters"}),
+    )
 
     otp_code = forms.CharField(
         label=_("Two-factor code"),
@@ -59,13 +71,23 @@ class AdminLoginForm(AuthenticationForm):
             # The admin's login view is synchronous (it runs on a worker thread under ASGI); the shared
             # sign-in is async and talks to Redis on the server's event loop.
             self.user_cache = async_to_sync(admin_sign_in)(
-                username=username, password=password, client=client, otp_code=self.cleaned_data.get("otp_code") or ""
+                username=username,
+                password=password,
+                client=client,
+                otp_code=self.cleaned_data.get("otp_code") or "",
+                captcha_id=self.cleaned_data.get("captcha_id") or None,
+                captcha_answer=self.cleaned_data.get("captcha_answer") or None,
             )
+        except (CaptchaRequired, CaptchaInvalid) as exc:
+            self._offer_captcha()
+            reason = "captcha_required" if isinstance(exc, CaptchaRequired) else "captcha_invalid"
+            raise ValidationError(self.error_messages[reason], code=reason) from None
         except RateLimited as exc:
             raise ValidationError(
                 self.error_messages["throttled"], code="throttled", params={"seconds": exc.retry_after}
             ) from None
         except BadCredentials:
+            self._offer_captcha_if_needed(username, client)
             raise self.get_invalid_login_error() from None
         except TwoFactorRequired:
             raise ValidationError(self.error_messages["otp_required"], code="otp_required") from None
@@ -75,3 +97,16 @@ class AdminLoginForm(AuthenticationForm):
             logger.warning("admin sign-in unavailable", extra={"error_type": type(exc).__name__})
             raise ValidationError(self.error_messages["unavailable"], code="unavailable") from None
         return self.cleaned_data
+
+    def _offer_captcha(self) -> None:
+        """A fresh captcha in the re-rendered form (each one is single-use)."""
+        issued = async_to_sync(captcha_issue)()
+        self.captcha_image = str(issued["image"])
+        data: Any = self.data.copy()  # a QueryDict (immutable as bound): the copy is editable
+        data["captcha_id"], data["captcha_answer"] = str(issued["captcha_id"]), ""
+        self.data = data
+
+    def _offer_captcha_if_needed(self, username: str, client: ClientInfo) -> None:
+        # The failure that reaches the threshold shows the captcha at once, not only after the next try.
+        if async_to_sync(captcha_needed)(username=username, ip=client.ip):
+            self._offer_captcha()

@@ -21,11 +21,17 @@ class LoginIn(Schema):
     password: str = Field(
         ..., min_length=1, max_length=4096, description="base64(RSA-OAEP-256(JSON {password, challenge}))"
     )
+    captcha_id: str | None = Field(
+        None, max_length=64, description="After repeated failures (40108): GET /auth/captcha"
+    )
+    captcha_answer: str | None = Field(None, max_length=32, description="The characters in that captcha's image")
 
 
 class PlainLoginIn(Schema):
     username: str = Field(..., min_length=1, max_length=150)
     password: str = Field(..., min_length=1, max_length=4096)
+    captcha_id: str | None = Field(None, max_length=64)
+    captcha_answer: str | None = Field(None, max_length=32)
 
 
 class TokenPairOut(Schema):
@@ -184,3 +190,9 @@ class BackupCodesOut(Schema):
 class TwoFactorStatusOut(Schema):
     enabled: bool
     backup_codes_left: int
+
+
+class CaptchaOut(Schema):
+    captcha_id: str
+    image: str = Field(..., description="PNG data URI")
+    expires_in: int

@@ -28,6 +28,8 @@ class ErrorCode(IntEnum):
     CHALLENGE_INVALID = 40105
     TWO_FACTOR_REQUIRED = 40106  # password right; data carries the ticket POST /auth/login/2fa completes
     TWO_FACTOR_INVALID = 40107  # a wrong, expired or already used second-factor code
+    CAPTCHA_REQUIRED = 40108  # after repeated failed sign-ins: a captcha must come with the next one
+    CAPTCHA_INVALID = 40109  # the captcha answer is wrong, or the captcha unknown, used or expired
     PERMISSION_DENIED = 40300
     NOT_FOUND = 40400
     METHOD_NOT_ALLOWED = 40500
@@ -56,6 +58,8 @@ DEFAULT_MESSAGES: dict[ErrorCode, str] = {
     ErrorCode.CHALLENGE_INVALID: _("Login challenge invalid, expired or already used"),
     ErrorCode.TWO_FACTOR_REQUIRED: _("Second factor required"),
     ErrorCode.TWO_FACTOR_INVALID: _("Invalid two-factor code"),
+    ErrorCode.CAPTCHA_REQUIRED: _("Captcha required"),
+    ErrorCode.CAPTCHA_INVALID: _("Captcha answer wrong or expired"),
     ErrorCode.PERMISSION_DENIED: _("Permission denied"),
     ErrorCode.NOT_FOUND: _("Not found"),
     ErrorCode.METHOD_NOT_ALLOWED: _("Method not allowed"),

@@ -7,6 +7,6 @@ from .base import *  # noqa: F403
 from .mail import *  # noqa: F403
 from .ratelimit import *  # noqa: F403
 from .realtime import *  # noqa: F403
-from .security import *  # noqa: F403
 from .scheduler import *  # noqa: F403
+from .security import *  # noqa: F403
 from .storage import *  # noqa: F403

@@ -15,3 +15,11 @@ TOTP_ISSUER: str = env.str("TOTP_ISSUER", default="Ninja Admin Platform")
 TOTP_VALID_WINDOW: int = env.int("TOTP_VALID_WINDOW", default=1)
 # Seconds the second-factor ticket that login answers with stays usable.
 TWO_FACTOR_TICKET_TTL: int = env.int("TWO_FACTOR_TICKET_TTL", default=300)
+
+# Captcha after repeated failed sign-ins (API and admin); 0 turns a threshold off.
+CAPTCHA_AFTER_USER_FAILURES: int = env.int("CAPTCHA_AFTER_USER_FAILURES", default=3)
+CAPTCHA_AFTER_IP_FAILURES: int = env.int("CAPTCHA_AFTER_IP_FAILURES", default=10)
+# Seconds failed sign-ins are counted for the thresholds (a fixed window from the first failure).
+CAPTCHA_FAILURE_WINDOW: int = env.int("CAPTCHA_FAILURE_WINDOW", default=900)
+CAPTCHA_TTL: int = env.int("CAPTCHA_TTL", default=300)
+CAPTCHA_LENGTH: int = env.int("CAPTCHA_LENGTH", default=5)

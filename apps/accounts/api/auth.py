@@ -14,6 +14,7 @@ from apps.accounts.auth import AuthContext
 from apps.accounts.login_crypto import challenge_issue
 from apps.accounts.schemas import (
     BackupCodesOut,
+    CaptchaOut,
     LoginIn,
     OperationOut,
     PasswordChangeIn,
@@ -33,6 +34,7 @@ from apps.accounts.sessions import sessions_end
 from apps.core.client_ip import client_ip
 from apps.core.envelope import NO_ENVELOPE, also_answers
 from apps.core.exceptions import NotFound
+from apps.security import captcha
 
 router = Router(tags=["auth"])
 
@@ -65,7 +67,11 @@ async def public_key(request: HttpRequest) -> dict[str, Any]:
 @public
 async def login(request: HttpRequest, payload: LoginIn) -> dict[str, Any]:
     pair = await auth_services.login(
-        username=payload.username, encrypted_password=payload.password, client=_client(request)
+        username=payload.username,
+        encrypted_password=payload.password,
+        client=_client(request),
+        captcha_id=payload.captcha_id,
+        captcha_answer=payload.captcha_answer,
     )
     return asdict(pair)
 
@@ -81,6 +87,12 @@ async def login_second_factor(request: HttpRequest, payload: TwoFactorLoginIn) -
         ticket=payload.two_factor_token, code=payload.code, client=_client(request)
     )
     return asdict(pair)
+
+
+@router.get("/captcha", response=CaptchaOut, summary="A captcha for sign-ins after repeated failures")
+@public
+async def captcha_new(request: HttpRequest) -> dict[str, Any]:
+    return await captcha.captcha_issue()
 
 
 @router.get("/2fa", response=TwoFactorStatusOut, summary="Whether two-factor sign-in is on")
@@ -127,7 +139,11 @@ async def login_plain(request: HttpRequest, payload: PlainLoginIn) -> dict[str, 
     if not settings.DEBUG:
         raise NotFound()
     pair = await auth_services.login_plain(
-        username=payload.username, password=payload.password, client=_client(request)
+        username=payload.username,
+        password=payload.password,
+        client=_client(request),
+        captcha_id=payload.captcha_id,
+        captcha_answer=payload.captcha_answer,
     )
     return asdict(pair)
 

@@ -39,7 +39,7 @@ from apps.core.exceptions import (
     TwoFactorRequired,
     ValidationFailed,
 )
-from apps.security import two_factor
+from apps.security import captcha, two_factor
 
 logger = logging.getLogger("apps.accounts.auth")
 
@@ -118,6 +118,8 @@ async def _verify(
     read_password: Callable[[], Awaitable[str]],
     channel: str,
     allowed: Callable[[User], bool] = lambda user: True,
+    captcha_id: str | None = None,
+    captcha_answer: str | None = None,
 ) -> User:
     """The throttled password check both sign-ins share; every refusal is recorded here, a success is not."""
     try:
@@ -127,6 +129,9 @@ async def _verify(
             username=username, user=None, success=False, reason="throttled", client=client, channel=channel
         )
         raise
+    await _captcha_check(
+        username=username, client=client, channel=channel, captcha_id=captcha_id, captcha_answer=captcha_answer
+    )
     try:
         password = await read_password()
         user = await sync_to_async(authenticate)(None, username=username, password=password)
@@ -135,6 +140,7 @@ async def _verify(
         await _record_attempt(
             username=username, user=None, success=False, reason=reason, client=client, channel=channel
         )
+        await captcha.failure_counted(username=username, ip=client.ip)
         raise
     except Exception:  # an outage (database, Redis) is nobody's failed attempt: give the slot back
         await throttle_release(username=username, ip=client.ip)
@@ -145,13 +151,60 @@ async def _verify(
         await _record_attempt(
             username=username, user=None, success=False, reason=reason, client=client, channel=channel
         )
+        await captcha.failure_counted(username=username, ip=client.ip)
         raise BadCredentials()
     await throttle_succeeded(username=username, ip=client.ip)
+    await captcha.success_counted(username=username)
     return user
 
 
-async def _login(*, username: str, client: ClientInfo, read_password: Callable[[], Awaitable[str]]) -> TokenPair:
-    user = await _verify(username=username, client=client, read_password=read_password, channel=CHANNEL_API)
+async def _captcha_check(
+    *, username: str, client: ClientInfo, channel: str, captcha_id: str | None, captcha_answer: str | None
+) -> None:
+    """Past the failure thresholds a sign-in needs a solved captcha: 40108 without one, 40109 for a wrong one."""
+    if not await captcha.captcha_needed(username=username, ip=client.ip):
+        return
+    if not captcha_id or not captcha_answer:
+        await throttle_release(username=username, ip=client.ip)  # no password was tried
+        await _record_attempt(
+            username=username,
+            user=None,
+            success=False,
+            reason="captcha_required",
+            client=client,
+            channel=channel,
+            event="captcha_failed",
+        )
+        raise captcha.CaptchaRequired(captcha.MESSAGES["required"])
+    if not await captcha.captcha_solved(captcha_id, captcha_answer):  # the reserved slot stays taken
+        await _record_attempt(
+            username=username,
+            user=None,
+            success=False,
+            reason="captcha_invalid",
+            client=client,
+            channel=channel,
+            event="captcha_failed",
+        )
+        raise captcha.CaptchaInvalid(captcha.MESSAGES["invalid"])
+
+
+async def _login(
+    *,
+    username: str,
+    client: ClientInfo,
+    read_password: Callable[[], Awaitable[str]],
+    captcha_id: str | None = None,
+    captcha_answer: str | None = None,
+) -> TokenPair:
+    user = await _verify(
+        username=username,
+        client=client,
+        read_password=read_password,
+        channel=CHANNEL_API,
+        captcha_id=captcha_id,
+        captcha_answer=captcha_answer,
+    )
     if await two_factor.has_two_factor(user_id=user.pk):
         ticket = await two_factor.ticket_issue(user_id=str(user.pk), username=user.username, channel=CHANNEL_API)
         await _record_attempt(
@@ -223,7 +276,15 @@ async def login_second_factor(*, ticket: str, code: str, client: ClientInfo) -> 
     return await _signed_in(user=user, username=username, client=client, event="2fa_used")
 
 
-async def admin_sign_in(*, username: str, password: str, client: ClientInfo, otp_code: str = "") -> User:
+async def admin_sign_in(
+    *,
+    username: str,
+    password: str,
+    client: ClientInfo,
+    otp_code: str = "",
+    captcha_id: str | None = None,
+    captcha_answer: str | None = None,
+) -> User:
     """The admin site's password check: the same throttle and login logs as the API's, channel "admin".
 
     Only active staff get through (the admin admits no one else); Django's login view then opens the session.
@@ -235,6 +296,8 @@ async def admin_sign_in(*, username: str, password: str, client: ClientInfo, otp
         read_password=lambda: _as_is(password),
         channel=CHANNEL_ADMIN,
         allowed=lambda candidate: candidate.is_active and candidate.is_staff,
+        captcha_id=captcha_id,
+        captcha_answer=captcha_answer,
     )
     event = "login"
     if await two_factor.has_two_factor(user_id=user.pk):
@@ -265,13 +328,39 @@ async def _as_is(password: str) -> str:
     return password
 
 
-async def login(*, username: str, encrypted_password: str, client: ClientInfo) -> TokenPair:
-    return await _login(username=username, client=client, read_password=lambda: _decrypt_one(encrypted_password))
+async def login(
+    *,
+    username: str,
+    encrypted_password: str,
+    client: ClientInfo,
+    captcha_id: str | None = None,
+    captcha_answer: str | None = None,
+) -> TokenPair:
+    return await _login(
+        username=username,
+        client=client,
+        read_password=lambda: _decrypt_one(encrypted_password),
+        captcha_id=captcha_id,
+        captcha_answer=captcha_answer,
+    )
 
 
-async def login_plain(*, username: str, password: str, client: ClientInfo) -> TokenPair:
+async def login_plain(
+    *,
+    username: str,
+    password: str,
+    client: ClientInfo,
+    captcha_id: str | None = None,
+    captcha_answer: str | None = None,
+) -> TokenPair:
     """DEBUG-only convenience (the route answers 404 without DEBUG)."""
-    return await _login(username=username, client=client, read_password=lambda: _as_is(password))
+    return await _login(
+        username=username,
+        client=client,
+        read_password=lambda: _as_is(password),
+        captcha_id=captcha_id,
+        captcha_answer=captcha_answer,
+    )
 
 
 async def token_refresh(*, refresh_token: str, client: ClientInfo) -> TokenPair:
