@@ -55,6 +55,8 @@ class Invitation(models.Model):
     email = models.EmailField()
     full_name = models.CharField(max_length=150, blank=True)
     roles = models.ManyToManyField(Group, blank=True, related_name="+")
+    # The department the account lands in (apps/org); PROTECT like users': the department stays while invited.
+    department = models.ForeignKey("org.Department", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     invited_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

@@ -38,6 +38,7 @@ class InvitationIn(Schema):
     email: str = Field(..., min_length=3, max_length=254)
     full_name: str = Field("", max_length=150)
     roles: list[int] = Field(default_factory=list, max_length=200)
+    department: int | None = Field(None, description="Department id; default: the operator's own")
     language: Literal["en", "zh-hans"] | None = Field(None, description="Of the mail; default: the request's")
 
     @field_validator("email")
@@ -61,6 +62,7 @@ class InvitationOut(Schema):
     email: str
     full_name: str
     roles: list[InvitationRoleOut]
+    department: int | None
     status: Literal["pending", "accepted", "revoked", "expired"]
     invited_by: UUID | None
     user_id: UUID | None

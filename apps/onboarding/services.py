@@ -22,7 +22,8 @@ from django.utils.translation import gettext_lazy as _
 from apps.accounts.auth import AuthContext
 from apps.accounts.login_crypto import decrypt_with_challenge
 from apps.accounts.models import User
-from apps.accounts.services.rbac import Grantor, ensure_can_assign_roles
+from apps.accounts.policies import ensure_department_in_scope
+from apps.accounts.services.rbac import Grantor, _department_for, _scope, ensure_can_assign_roles
 from apps.accounts.sessions import sessions_end_all
 from apps.core.exceptions import Conflict, LinkInvalid, NotFound, ValidationFailed
 from apps.core.pagination import PageIn, paginate_queryset
@@ -32,6 +33,7 @@ from apps.onboarding.events import Client, record_event, record_event_sync
 from apps.onboarding.models import Invitation, OneTimeToken, new_token, token_hash
 from apps.onboarding.schemas import InvitationFilter, InvitationIn
 from apps.onboarding.throttle import throttle_hit
+from apps.org.models import Department
 
 Purpose = OneTimeToken.Purpose
 
@@ -194,6 +196,7 @@ def invitation_out(invitation: Invitation) -> dict[str, Any]:
         "email": invitation.email,
         "full_name": invitation.full_name,
         "roles": [{"id": role.pk, "name": role.name} for role in invitation.roles.all()],
+        "department": invitation.department_id,
         "status": _status(invitation, timezone.now()),
         "invited_by": invitation.invited_by_id,
         "user_id": invitation.user_id,
@@ -217,6 +220,9 @@ def _invitation_create(actor: Grantor, data: dict[str, Any], hashed: str, langua
             _("Unknown roles"), data=[{"loc": ["body", "roles"], "msg": f"unknown role id {rid}"} for rid in unknown]
         )
     ensure_can_assign_roles(actor, roles)  # inviting with a role grants it
+    # The same placement rules as creating the user directly: given or the operator's own, inside their scope.
+    department_id = _department_for(actor, data.get("department"))
+    ensure_department_in_scope(_scope(actor), department_id=department_id)
     email = data["email"]
     if User.objects.filter(email__iexact=email).exists():
         raise Conflict(_("An account already uses this address"))
@@ -227,6 +233,7 @@ def _invitation_create(actor: Grantor, data: dict[str, Any], hashed: str, langua
         email=email,
         full_name=data["full_name"],
         invited_by=actor.user,
+        department_id=department_id,
         token_hash=hashed,
         language=language,
         expires_at=now + timedelta(days=settings.INVITATION_TTL_DAYS),
@@ -334,6 +341,7 @@ async def invitation_accept(
         raise Conflict(_("Username already exists"))
     user = User(
         username=username,
+        department_id=invitation.department_id,
         email=invitation.email,
         full_name=invitation.full_name if full_name is None else full_name,
         is_active=True,
@@ -389,7 +397,13 @@ async def signup(
     await throttle_hit(scope="signup", email=None, ip=client.ip)
     if await User.objects.filter(username=username).aexists():
         raise Conflict(_("Username already exists"))
-    user = User(username=username, email=email, full_name=full_name, is_active=False)
+    root = (
+        await Department.objects.filter(parent__isnull=True)
+        .order_by("order", "pk")
+        .values_list("pk", flat=True)
+        .afirst()
+    )
+    user = User(username=username, email=email, full_name=full_name, is_active=False, department_id=root)
     await sync_to_async(_validated)(password, user, "password")
     if await User.objects.filter(email__iexact=email).aexists():
         await mail_queue(

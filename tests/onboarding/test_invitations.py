@@ -153,3 +153,24 @@ async def test_accept_refusals_keep_the_invitation(client, mail_worker, smtp_up)
     assert envelope_of(await post(client, "/auth/invitations/accept", bad_name))["code"] == 42200
     ok = {"token": token, "username": "fresh-name", "password": await sealed(client, PASSWORD)}
     assert envelope_of(await post(client, "/auth/invitations/accept", ok))["code"] == 0
+
+
+async def test_invitation_places_the_account_in_its_department(client, mail_worker, smtp_up):
+    from apps.org.models import Department
+    from apps.org.services import department_create_sync
+
+    marker = unique_address("d")[2:14]
+    pk = await sync_to_async(department_create_sync)(data={"name": "Sales", "code": f"sales-{marker}", "parent": None})
+    department = await Department.objects.aget(pk=pk)
+    admin = cast(User, await sync_to_async(UserFactory)(is_superuser=True, is_staff=True))
+    headers = await bearer_headers(admin)
+    email = unique_address("dept")
+    created = await _invite(client, headers, email=email, department=department.pk)
+    assert created.status_code == 201, created.content
+    assert envelope_of(created)["data"]["department"] == department.pk
+    token = token_of((await sync_to_async(smtp_up.wait_for)(email))[0])
+    body = {"token": token, "username": "dept-" + email[5:13], "password": await sealed(client, PASSWORD)}
+    accepted = envelope_of(await post(client, "/auth/invitations/accept", body))["data"]
+    assert (await User.objects.aget(pk=accepted["id"])).department_id == department.pk
+    unknown = await _invite(client, headers, email=unique_address(), department=987654)
+    assert (unknown.status_code, envelope_of(unknown)["code"]) == (422, 42200)
