@@ -77,27 +77,35 @@ async def test_api_lists_and_details_follow_the_scope(client, world: World, kind
         assert (logout.status_code, envelope_of(logout)["code"]) == (404, 40400)
 
 
-def _admin_rows(world: World, actor) -> tuple[set[str], int, dict[str, int]]:
+def _admin_pages(world: World, actor) -> dict[str, object]:
     browser = Client()
     browser.force_login(actor)
     response = browser.get(f"/admin/accounts/user/?q={world.marker}")
     assert response.status_code == 200
     changelist = response.context["cl"]
-    rows = {str(u.pk) for u in changelist.result_list}
-    statuses = {
-        name: browser.get(f"/admin/accounts/user/{u.pk}/change/").status_code for name, u in world.users.items()
+    # The MongoDB-backed pages read through the same selectors.
+    operations = browser.get(f"/admin/audit/operationlogentry/?path={world.marker}")
+    runs = browser.get(f"/admin/scheduler/taskrunentry/?task=mx.{world.marker}")
+    assert operations.status_code == runs.status_code == 200
+    return {
+        "rows": {str(u.pk) for u in changelist.result_list},
+        "count": changelist.result_count,
+        "details": {n: browser.get(f"/admin/accounts/user/{u.pk}/change/").status_code for n, u in world.users.items()},
+        "operations": {n for n, u in world.users.items() if f"/mx/{world.marker}/{n}<" in operations.content.decode()},
+        "runs": {n for n, task_id in world.runs.items() if task_id in runs.content.decode()},
     }
-    return rows, changelist.result_count, statuses
 
 
 @pytest.mark.parametrize("kind", sorted(CASES))
-async def test_admin_user_pages_follow_the_scope(world: World, kind):
+async def test_admin_pages_follow_the_scope(world: World, kind):
     custom, visible = CASES[kind]
     actor = await give_scope(world, kind, custom)
-    rows, count, statuses = await sync_to_async(_admin_rows)(world, actor)
-    assert rows == world.ids(*visible)
-    assert count == len(visible)
-    for name, status in statuses.items():
+    pages = await sync_to_async(_admin_pages)(world, actor)
+    assert pages["rows"] == world.ids(*visible)
+    assert pages["count"] == len(visible)
+    assert pages["operations"] == set(visible)
+    assert pages["runs"] == set(visible)
+    for name, status in pages["details"].items():
         # The admin answers an id outside the queryset like an unknown one: a redirect with "doesn't exist".
         assert status == (200 if name in visible else 302), name
 
