@@ -1,7 +1,7 @@
 """The admin site's sign-in form: the API login's throttle and login logs (channel "admin") for the admin too."""
 
 import logging
-from typing import Any
+from typing import Any, cast
 
 from asgiref.sync import async_to_sync
 from django import db, forms
@@ -12,7 +12,13 @@ from unfold.forms import AuthenticationForm
 
 from apps.accounts.services.auth import ClientInfo, admin_sign_in
 from apps.core.client_ip import client_ip
-from apps.core.exceptions import BadCredentials, RateLimited, TwoFactorInvalid, TwoFactorRequired
+from apps.core.exceptions import (
+    BadCredentials,
+    PasswordChangeRequired,
+    RateLimited,
+    TwoFactorInvalid,
+    TwoFactorRequired,
+)
 from apps.security.captcha import CaptchaInvalid, CaptchaRequired, captcha_issue, captcha_needed
 
 logger = logging.getLogger("apps.accounts.admin_login")
@@ -34,6 +40,7 @@ class AdminLoginForm(AuthenticationForm):
         "unavailable": _("Signing in is unavailable right now. Try again in a moment."),
         "otp_required": _("This account has two-factor sign-in on: enter a code from your authenticator app."),
         "otp_invalid": _("The two-factor code is wrong or was already used."),
+        "password_expired": _('Your password expired. Choose a new one with "Forgotten your password?".'),
         "captcha_required": _("Too many failed sign-ins: type the characters in the image."),
         "captcha_invalid": _("The characters did not match the image. Try this one."),
     }
@@ -89,6 +96,8 @@ class AdminLoginForm(AuthenticationForm):
         except BadCredentials:
             self._offer_captcha_if_needed(username, client)
             raise self.get_invalid_login_error() from None
+        except PasswordChangeRequired:
+            raise ValidationError(self.error_messages["password_expired"], code="password_expired") from None
         except TwoFactorRequired:
             raise ValidationError(self.error_messages["otp_required"], code="otp_required") from None
         except TwoFactorInvalid:
@@ -102,9 +111,10 @@ class AdminLoginForm(AuthenticationForm):
         """A fresh captcha in the re-rendered form (each one is single-use)."""
         issued = async_to_sync(captcha_issue)()
         self.captcha_image = str(issued["image"])
-        data: Any = self.data.copy()  # a QueryDict (immutable as bound): the copy is editable
+        form = cast(Any, self)  # django-stubs cannot type Form.data from here
+        data = form.data.copy()  # a bound form's QueryDict is immutable: the copy is not
         data["captcha_id"], data["captcha_answer"] = str(issued["captcha_id"]), ""
-        self.data = data
+        form.data = data
 
     def _offer_captcha_if_needed(self, username: str, client: ClientInfo) -> None:
         # The failure that reaches the threshold shows the captcha at once, not only after the next try.

@@ -196,3 +196,13 @@ class CaptchaOut(Schema):
     captcha_id: str
     image: str = Field(..., description="PNG data URI")
     expires_in: int
+
+
+class ExpiredPasswordIn(Schema):
+    password_change_token: str = Field(..., min_length=1, max_length=128, description="data of 40110")
+    new_password: str = Field(
+        ...,
+        min_length=1,
+        max_length=4096,
+        description="Sealed like login's password (challenge from /auth/keys/public)",
+    )

@@ -30,6 +30,7 @@ class ErrorCode(IntEnum):
     TWO_FACTOR_INVALID = 40107  # a wrong, expired or already used second-factor code
     CAPTCHA_REQUIRED = 40108  # after repeated failed sign-ins: a captcha must come with the next one
     CAPTCHA_INVALID = 40109  # the captcha answer is wrong, or the captcha unknown, used or expired
+    PASSWORD_CHANGE_REQUIRED = 40110  # the password expired; data carries the ticket POST /auth/password/expired takes
     PERMISSION_DENIED = 40300
     NOT_FOUND = 40400
     METHOD_NOT_ALLOWED = 40500
@@ -60,6 +61,7 @@ DEFAULT_MESSAGES: dict[ErrorCode, str] = {
     ErrorCode.TWO_FACTOR_INVALID: _("Invalid two-factor code"),
     ErrorCode.CAPTCHA_REQUIRED: _("Captcha required"),
     ErrorCode.CAPTCHA_INVALID: _("Captcha answer wrong or expired"),
+    ErrorCode.PASSWORD_CHANGE_REQUIRED: _("Your password expired: choose a new one"),
     ErrorCode.PERMISSION_DENIED: _("Permission denied"),
     ErrorCode.NOT_FOUND: _("Not found"),
     ErrorCode.METHOD_NOT_ALLOWED: _("Method not allowed"),
@@ -149,6 +151,10 @@ class TwoFactorRequired(DomainError):
 
 class TwoFactorInvalid(DomainError):
     code = ErrorCode.TWO_FACTOR_INVALID
+
+
+class PasswordChangeRequired(DomainError):
+    code = ErrorCode.PASSWORD_CHANGE_REQUIRED
 
 
 class PermissionDenied(DomainError):

@@ -157,22 +157,23 @@ def _ticket_key(ticket: str) -> str:
     return key("2fa", "ticket", ticket)
 
 
-async def ticket_issue(*, user_id: str, username: str, channel: str) -> str:
+async def ticket_issue(*, user_id: str, username: str, channel: str, purpose: str = "2fa") -> str:
+    """purpose: "2fa" (POST /auth/login/2fa completes it) or "password_change" (POST /auth/password/expired)."""
     ticket = secrets.token_urlsafe(32)
-    document = json.dumps({"uid": user_id, "username": username, "channel": channel})
+    document = json.dumps({"uid": user_id, "username": username, "channel": channel, "purpose": purpose})
     await async_redis().set(_ticket_key(ticket), document, ex=settings.TWO_FACTOR_TICKET_TTL)
     return ticket
 
 
-async def ticket_read(ticket: str) -> dict[str, str]:
-    """The ticket's user; unknown, expired or already used tickets fail with 40105 like a login challenge."""
+async def ticket_read(ticket: str, *, purpose: str = "2fa") -> dict[str, str]:
+    """The ticket's user; unknown, expired, used or other-purpose tickets fail with 40105 like a login challenge."""
     raw = await async_redis().get(_ticket_key(ticket)) if ticket and len(ticket) <= 128 else None
-    if raw is None:
-        raise ChallengeInvalid(_("Second-factor ticket invalid, expired or already used"))
-    document: dict[str, str] = json.loads(raw)
+    document: dict[str, str] = json.loads(raw) if raw is not None else {}
+    if document.get("purpose") != purpose:
+        raise ChallengeInvalid(_("Sign-in ticket invalid, expired or already used"))
     return document
 
 
 async def ticket_consume(ticket: str) -> None:
     if not await async_redis().delete(_ticket_key(ticket)):
-        raise ChallengeInvalid(_("Second-factor ticket invalid, expired or already used"))
+        raise ChallengeInvalid(_("Sign-in ticket invalid, expired or already used"))

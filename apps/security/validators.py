@@ -4,6 +4,7 @@ Django calls every validator's password_changed() when a user saved with a new p
 after set_password), so the history records every path that sets one: API, admin forms, commands, reset links.
 """
 
+from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
@@ -124,3 +125,20 @@ class PasswordHistoryValidator:
             "Your password cannot be one of your last %(count)d passwords.",
             self.count,
         ) % {"count": self.count}
+
+
+def password_expired(user: Any) -> bool:
+    """Whether the password is older than PASSWORD_MAX_AGE_DAYS (0: passwords never expire).
+
+    Its age is that of its history entry; an account whose password predates the history counts from when it
+    joined.
+    """
+    if settings.PASSWORD_MAX_AGE_DAYS <= 0:
+        return False
+    from django.utils import timezone
+
+    from apps.security.models import PasswordHistory
+
+    latest = PasswordHistory.objects.filter(user_id=user.pk).values_list("created_at", flat=True).first()
+    since = latest or user.date_joined
+    return bool(since and timezone.now() - since > timedelta(days=settings.PASSWORD_MAX_AGE_DAYS))

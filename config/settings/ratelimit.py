@@ -24,6 +24,7 @@ RATE_LIMIT_ROUTES: dict[str, str] = {
     "POST:/api/v1/auth/login/plain": "login",
     "POST:/api/v1/auth/login/2fa": "login",
     "GET:/api/v1/auth/captcha": "login",
+    "POST:/api/v1/auth/password/expired": "login",
     "POST:/api/v1/auth/token/refresh": "refresh",
     "POST:/api/v1/files/uploads": "upload",
     "GET:/api/v1/health": "health",

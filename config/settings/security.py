@@ -8,6 +8,8 @@ PASSWORD_MIN_LENGTH: int = env.int("PASSWORD_MIN_LENGTH", default=8)
 PASSWORD_MIN_CLASSES: int = env.int("PASSWORD_MIN_CLASSES", default=2)
 # A new password may not be one of the user's last N passwords (0: no history check).
 PASSWORD_HISTORY_COUNT: int = env.int("PASSWORD_HISTORY_COUNT", default=5)
+# Days a password lasts; an older one must be changed at the next sign-in (40110). 0: passwords never expire.
+PASSWORD_MAX_AGE_DAYS: int = env.int("PASSWORD_MAX_AGE_DAYS", default=0)
 
 # Two-factor sign-in (TOTP, RFC 6238).
 TOTP_ISSUER: str = env.str("TOTP_ISSUER", default="Ninja Admin Platform")

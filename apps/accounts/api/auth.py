@@ -15,6 +15,7 @@ from apps.accounts.login_crypto import challenge_issue
 from apps.accounts.schemas import (
     BackupCodesOut,
     CaptchaOut,
+    ExpiredPasswordIn,
     LoginIn,
     OperationOut,
     PasswordChangeIn,
@@ -85,6 +86,15 @@ async def login(request: HttpRequest, payload: LoginIn) -> dict[str, Any]:
 async def login_second_factor(request: HttpRequest, payload: TwoFactorLoginIn) -> dict[str, Any]:
     pair = await auth_services.login_second_factor(
         ticket=payload.two_factor_token, code=payload.code, client=_client(request)
+    )
+    return asdict(pair)
+
+
+@router.post("/password/expired", response=TokenPairOut, summary="Replace an expired password (after 40110)")
+@public
+async def password_expired_change(request: HttpRequest, payload: ExpiredPasswordIn) -> dict[str, Any]:
+    pair = await auth_services.password_expired_change(
+        ticket=payload.password_change_token, new_password=payload.new_password, client=_client(request)
     )
     return asdict(pair)
 

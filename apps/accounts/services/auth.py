@@ -32,6 +32,7 @@ from apps.core.exceptions import (
     BadCredentials,
     DomainError,
     NotFound,
+    PasswordChangeRequired,
     RateLimited,
     SessionRevoked,
     TokenInvalid,
@@ -40,6 +41,7 @@ from apps.core.exceptions import (
     ValidationFailed,
 )
 from apps.security import captcha, two_factor
+from apps.security.validators import password_expired
 
 logger = logging.getLogger("apps.accounts.auth")
 
@@ -221,6 +223,26 @@ async def _login(
 
 
 async def _signed_in(*, user: User, username: str, client: ClientInfo, event: str = "login") -> TokenPair:
+    if await sync_to_async(password_expired)(user):
+        ticket = await two_factor.ticket_issue(
+            user_id=str(user.pk), username=user.username, channel=CHANNEL_API, purpose="password_change"
+        )
+        await _record_attempt(
+            username=username,
+            user=user,
+            success=False,
+            reason="password_expired",
+            client=client,
+            channel=CHANNEL_API,
+            event=event,
+        )
+        raise PasswordChangeRequired(
+            data={"password_change_token": ticket, "expires_in": settings.TWO_FACTOR_TICKET_TTL}
+        )
+    return await _tokens_for(user=user, username=username, client=client, event=event)
+
+
+async def _tokens_for(*, user: User, username: str, client: ClientInfo, event: str) -> TokenPair:
     await sync_to_async(update_last_login)(User, user)
     pair = await session_start(user=user, client=client)
     await _record_attempt(
@@ -265,7 +287,7 @@ async def second_factor_check(*, user: User, username: str, code: str, client: C
 
 async def login_second_factor(*, ticket: str, code: str, client: ClientInfo) -> TokenPair:
     """Complete a sign-in that answered 40106: the ticket's user, one TOTP or backup code, then the tokens."""
-    document = await two_factor.ticket_read(ticket)
+    document = await two_factor.ticket_read(ticket, purpose="2fa")
     username = document["username"]
     user = await User.objects.filter(pk=document["uid"], is_active=True).afirst()
     if user is None or document.get("channel") != CHANNEL_API:
@@ -300,6 +322,17 @@ async def admin_sign_in(
         captcha_answer=captcha_answer,
     )
     event = "login"
+    if await sync_to_async(password_expired)(user):
+        # The admin has no change-on-sign-in page: the API's 40110 flow or a reset link renews the password.
+        await _record_attempt(
+            username=username,
+            user=user,
+            success=False,
+            reason="password_expired",
+            client=client,
+            channel=CHANNEL_ADMIN,
+        )
+        raise PasswordChangeRequired()
     if await two_factor.has_two_factor(user_id=user.pk):
         if not otp_code.strip():
             await _record_attempt(
@@ -470,3 +503,25 @@ async def two_factor_status(*, user: User) -> dict[str, Any]:
     enabled = await two_factor.has_two_factor(user_id=user.pk)
     left = await sync_to_async(two_factor.backup_codes_left_sync)(user.pk) if enabled else 0
     return {"enabled": enabled, "backup_codes_left": left}
+
+
+async def password_expired_change(*, ticket: str, new_password: str, client: ClientInfo) -> TokenPair:
+    """Complete a sign-in that answered 40110: a new password (sealed like login's), then the tokens."""
+    document = await two_factor.ticket_read(ticket, purpose="password_change")
+    (new_plain,) = await decrypt_with_challenge(new_password)
+    account = await User.objects.filter(pk=document["uid"], is_active=True).afirst()
+    if account is None:
+        await two_factor.ticket_consume(ticket)
+        raise BadCredentials()
+    try:
+        await sync_to_async(validate_password)(new_plain, account)
+    except DjangoValidationError as exc:
+        raise ValidationFailed(
+            "New password is not acceptable",
+            data=[{"loc": ["body", "new_password"], "msg": message} for message in exc.messages],
+        ) from exc
+    await two_factor.ticket_consume(ticket)
+    account.set_password(new_plain)
+    await account.asave(update_fields=["password"])
+    await sessions_end_all(user_id=str(account.pk), reason="password_change")
+    return await _tokens_for(user=account, username=document["username"], client=client, event="password_changed")
