@@ -58,7 +58,11 @@ def test_initdb_is_idempotent_and_seeds_admin_and_roles(settings):
     administrator = Role.objects.get(name="administrator")
     read_only = Role.objects.get(name="read-only")
     all_codes = set(_api_permissions().values_list("codename", flat=True))
-    assert set(administrator.permissions.values_list("codename", flat=True)) == all_codes
+    granted = set(administrator.permissions.values_list("content_type__model", "codename"))
+    # Every API code, and every user's files (the storage seed), as a superuser could; nothing else.
+    assert {code for model, code in granted if model == "apipermission"} == all_codes
+    others = {(model, code) for model, code in granted if model != "apipermission"}
+    assert others == {("storedfile", "manage_all_files")}
     read_codes = set(read_only.permissions.values_list("codename", flat=True))
     assert read_codes and all(code.startswith("GET:") for code in read_codes)
     assert read_codes == {c for c in all_codes if c.startswith("GET:")}
