@@ -41,7 +41,7 @@ def _deliver(mail: OutboxMail) -> None:
     message.send()
 
 
-@bound_task(name="mail.send", max_retries=None, acks_late=True)
+@bound_task(name="mail.send", max_retries=None, acks_late=True, schedulable=False)
 def send_mail(self: Task[Any, Any], mail_id: str) -> str:
     """Send one queued mail (by outbox id)."""
     mail = OutboxMail.objects.filter(pk=mail_id).first()

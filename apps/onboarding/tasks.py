@@ -4,7 +4,7 @@ from apps.onboarding.events import Client
 from apps.scheduler.base import task
 
 
-@task(name="onboarding.password_reset_mail")
+@task(name="onboarding.password_reset_mail", schedulable=False)
 def password_reset_mail(
     email: str,
     language: str | None = None,

@@ -47,6 +47,7 @@ from apps.scheduler.documents import RunStatus
 from apps.scheduler.models import TaskRunEntry
 from apps.scheduler.schemas import MAX_TASK_NAME, CrontabSpec, IntervalSpec, TaskRunFilter
 from apps.scheduler.selectors import (
+    is_internal_task,
     registered_task_names,
     task_run_export_sync,
     task_run_get_sync,
@@ -182,6 +183,9 @@ class PeriodicTaskAdminForm(forms.ModelForm):
         name = (data.get("custom_task") or "").strip()
         if not name:
             self.add_error("custom_task", gettext("Enter the task name."))
+            return None
+        if is_internal_task(name):
+            self.add_error("custom_task", gettext("This task is internal to the platform and cannot be scheduled."))
             return None
         return name
 

@@ -33,10 +33,18 @@ def _import_task_modules() -> None:
         _task_modules["imported"] = True
 
 
-def registered_task_names() -> list[str]:
-    """The project's tasks a schedule may run (Celery's own `celery.*` tasks excluded), sorted."""
+def is_internal_task(name: str) -> bool:
+    """A task only the project itself sends (declared with `schedulable=False`, e.g. the mail sender, which
+    would mail whatever its arguments say): never offered for, nor accepted in, a schedule."""
     _import_task_modules()
-    return sorted(name for name in current_app.tasks if not name.startswith("celery."))
+    found = current_app.tasks.get(name)
+    return found is not None and getattr(found, "schedulable", True) is False
+
+
+def registered_task_names() -> list[str]:
+    """The project's tasks a schedule may run (Celery's own `celery.*` tasks and internal ones excluded), sorted."""
+    _import_task_modules()
+    return sorted(name for name in current_app.tasks if not name.startswith("celery.") and not is_internal_task(name))
 
 
 def registered_tasks() -> list[dict[str, str]]:

@@ -330,6 +330,12 @@ async def test_periodic_task_with_a_custom_task_name(admin):
     assert response.status_code == 302
     assert (await PeriodicTask.objects.aget(pk=task.pk)).task == "scheduler.ping"
 
+    # A task only the platform sends is refused as a custom name too.
+    data = await sync_to_async(form_data)(name="sneaky", task_choice="__other__", custom_task="mail.send")
+    response = await admin.post(f"{BEAT}/periodictask/add/", data)
+    assert response.status_code == 200 and "internal to the platform" in response.content.decode()
+    assert not await PeriodicTask.objects.filter(name="sneaky").aexists()
+
     data = await sync_to_async(form_data)(name="bad pick", task_choice="not.a.task")
     response = await admin.post(f"{BEAT}/periodictask/add/", data)
     assert response.status_code == 200 and "Select a valid choice" in response.content.decode()

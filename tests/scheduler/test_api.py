@@ -44,6 +44,16 @@ async def test_registered_tasks_list_project_tasks_with_descriptions(client, ope
     assert "async task" in by_name["scheduler.ping_async"]
     assert not any(name.startswith("celery.") for name in by_name)
     assert list(by_name) == sorted(by_name)
+    # Tasks only the platform sends (the mail sender would mail whatever its arguments say) are not offered...
+    assert "mail.send" not in by_name and "onboarding.password_reset_mail" not in by_name
+
+
+async def test_internal_tasks_cannot_be_scheduled(client, operator):
+    _, headers = operator
+    for name in ("mail.send", "onboarding.password_reset_mail"):
+        response, body = await create(client, headers, name=f"sneaky {name}", task=name, args=["x"])
+        assert response.status_code == 422 and body["code"] == 42200, body
+        assert body["data"][0]["loc"][-1] == "task"
 
 
 # --- schedules -------------------------------------------------------------------------------------------
