@@ -18,9 +18,11 @@ TOTP_VALID_WINDOW: int = env.int("TOTP_VALID_WINDOW", default=1)
 # Seconds the second-factor ticket that login answers with stays usable.
 TWO_FACTOR_TICKET_TTL: int = env.int("TWO_FACTOR_TICKET_TTL", default=300)
 
-# Captcha after repeated failed sign-ins (API and admin); 0 turns a threshold off.
-CAPTCHA_AFTER_USER_FAILURES: int = env.int("CAPTCHA_AFTER_USER_FAILURES", default=3)
-CAPTCHA_AFTER_IP_FAILURES: int = env.int("CAPTCHA_AFTER_IP_FAILURES", default=10)
+# Captcha after repeated failed sign-ins (API and admin); 0 turns a threshold off. The defaults equal the login
+# throttle's limits (which answer first): once its 5-minute window lifts, the captcha stays for the rest of
+# CAPTCHA_FAILURE_WINDOW, and a client the throttle still admits signs in as the contract says.
+CAPTCHA_AFTER_USER_FAILURES: int = env.int("CAPTCHA_AFTER_USER_FAILURES", default=5)
+CAPTCHA_AFTER_IP_FAILURES: int = env.int("CAPTCHA_AFTER_IP_FAILURES", default=20)
 # Seconds failed sign-ins are counted for the thresholds (a fixed window from the first failure).
 CAPTCHA_FAILURE_WINDOW: int = env.int("CAPTCHA_FAILURE_WINDOW", default=900)
 CAPTCHA_TTL: int = env.int("CAPTCHA_TTL", default=300)
