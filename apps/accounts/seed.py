@@ -4,6 +4,8 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import Permission
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
 from django.core.management.base import CommandError
 from django.db import transaction
 
@@ -26,6 +28,11 @@ def _seed_superuser(stdout: Any, style: Any) -> None:
     if User.objects.filter(username=username).exists():
         stdout.write(f"initdb: superuser {username!r} already exists (password left unchanged)")
         return
+    if password != settings.ADMIN_PASSWORD_POLICY_EXEMPT:
+        try:
+            validate_password(password, User(username=username, email=settings.ADMIN_EMAIL))
+        except ValidationError as exc:
+            raise CommandError(f"ADMIN_PASSWORD does not meet the password policy: {' '.join(exc.messages)}") from exc
     User.objects.create_superuser(username=username, email=settings.ADMIN_EMAIL, password=password)
     stdout.write(style.SUCCESS(f"initdb: superuser {username!r} created"))
 

@@ -1,6 +1,6 @@
 """Sign-in hardening: password policy and two-factor sign-in (apps/security, docs/security.md)."""
 
-from .env import env
+from .env import DEBUG, env
 
 # Password policy (apps/security/validators.py, listed in AUTH_PASSWORD_VALIDATORS).
 PASSWORD_MIN_LENGTH: int = env.int("PASSWORD_MIN_LENGTH", default=8)
@@ -10,6 +10,10 @@ PASSWORD_MIN_CLASSES: int = env.int("PASSWORD_MIN_CLASSES", default=2)
 PASSWORD_HISTORY_COUNT: int = env.int("PASSWORD_HISTORY_COUNT", default=5)
 # Days a password lasts; an older one must be changed at the next sign-in (40110). 0: passwords never expire.
 PASSWORD_MAX_AGE_DAYS: int = env.int("PASSWORD_MAX_AGE_DAYS", default=0)
+
+# The contract's DEBUG-only first superuser password (admin / 123456, when ADMIN_PASSWORD is unset) is the one
+# password initdb does not hold to the policy; an ADMIN_PASSWORD that is set must pass it.
+ADMIN_PASSWORD_POLICY_EXEMPT: str = "123456" if DEBUG and not env.str("ADMIN_PASSWORD", default="") else ""
 
 # Two-factor sign-in (TOTP, RFC 6238).
 TOTP_ISSUER: str = env.str("TOTP_ISSUER", default="Ninja Admin Platform")

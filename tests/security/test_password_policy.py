@@ -132,3 +132,19 @@ def test_admin_add_user_form_applies_the_policy():
     data = {"username": "newbie", "email": "", "full_name": "", "password1": "simple", "password2": "simple"}
     assert browser.post("/admin/accounts/user/add/", data).status_code == 200
     assert not User.objects.filter(username="newbie").exists()
+
+
+def test_initdb_holds_admin_password_to_the_policy(settings):
+    from io import StringIO
+
+    from django.core.management import call_command
+    from django.core.management.base import CommandError
+
+    settings.ADMIN_USERNAME, settings.ADMIN_PASSWORD = "boss2", "weakpass"
+    settings.ADMIN_PASSWORD_POLICY_EXEMPT = "123456"
+    with pytest.raises(CommandError, match="password policy"):
+        call_command("initdb", stdout=StringIO())
+    assert not User.objects.filter(username="boss2").exists()
+    settings.ADMIN_PASSWORD = "123456"  # the contract's DEBUG default stays usable
+    call_command("initdb", stdout=StringIO())
+    assert User.objects.get(username="boss2").check_password("123456")
