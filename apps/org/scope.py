@@ -21,13 +21,16 @@ class Scope:
     everything: bool
     departments: frozenset[int]
     user_id: str
-
-    def as_document(self) -> dict[str, Any]:
-        return {"all": self.everything, "departments": sorted(self.departments)}
+    own_department: int | None = None  # the caller's department when the scope was computed
 
     @classmethod
     def from_document(cls, document: dict[str, Any], user_id: str) -> "Scope":
-        return cls(everything=document["all"], departments=frozenset(document["departments"]), user_id=user_id)
+        return cls(
+            everything=document["all"],
+            departments=frozenset(document["departments"]),
+            user_id=user_id,
+            own_department=document.get("own"),
+        )
 
     def user_q(self, prefix: str = "") -> Q | None:
         """The filter on users (or on rows through `prefix`, e.g. "owner__"); None when nothing is filtered."""
@@ -36,7 +39,10 @@ class Scope:
         mine = Q(**{f"{prefix}pk" if prefix else "pk": self.user_id})
         if not self.departments:
             return mine
-        return mine | Q(**{f"{prefix}department_id__in": sorted(self.departments)})
+        theirs = Q(**{f"{prefix}department_id__in": sorted(self.departments)})
+        # The caller is in one of the departments already: without the OR, PostgreSQL counts with one hashed
+        # IN filter instead of OR-ing two index scans (the cost of a wide scope's total).
+        return theirs if self.own_department in self.departments else mine | theirs
 
     def covers(self, *, user_id: str, department_id: int | None) -> bool:
         return self.everything or user_id == self.user_id or department_id in self.departments
@@ -94,7 +100,7 @@ async def compute_scope(*, user_id: str, is_superuser: bool) -> dict[str, Any]:
         own_department=own["pk"] if own else None,
         own_subtree=subtree,
     )
-    return {"all": everything, "departments": sorted(departments)}
+    return {"all": everything, "departments": sorted(departments), "own": own["pk"] if own else None}
 
 
 def compute_scope_sync(*, user_id: str, is_superuser: bool) -> dict[str, Any]:
@@ -119,4 +125,4 @@ def compute_scope_sync(*, user_id: str, is_superuser: bool) -> dict[str, Any]:
         own_department=own["pk"] if own else None,
         own_subtree=subtree,
     )
-    return {"all": everything, "departments": sorted(departments)}
+    return {"all": everything, "departments": sorted(departments), "own": own["pk"] if own else None}
