@@ -27,8 +27,11 @@ class DepartmentPatch(Schema):
     name: str | None = Field(None, min_length=1, max_length=150)
     code: str | None = Field(None, min_length=1, max_length=64, pattern=CODE_PATTERN)
     order: int | None = Field(None, ge=-1_000_000, le=1_000_000)
-    leader: UUID | None = None
+    leader: UUID | None = Field(None, description="null: no leader")
     is_active: StrictBool | None = None
+
+    # Omitted means unchanged; null means "a root" for parent and "no leader" for leader, nothing elsewhere.
+    _present = field_validator("name", "code", "order", "is_active", mode="before")(refuse_null)
 
 
 class DepartmentOut(Schema):
@@ -62,6 +65,8 @@ class PostPatch(Schema):
     name: str | None = Field(None, min_length=1, max_length=150)
     code: str | None = Field(None, min_length=1, max_length=64, pattern=CODE_PATTERN)
     order: int | None = Field(None, ge=-1_000_000, le=1_000_000)
+
+    _present = field_validator("name", "code", "order", mode="before")(refuse_null)
 
 
 class PostOut(Schema):

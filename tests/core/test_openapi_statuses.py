@@ -31,6 +31,11 @@ CONFLICTING = {
     ("delete", "/api/v1/invitations/{invitation_id}"),
     ("post", "/api/v1/auth/invitations/accept"),
     ("post", "/api/v1/auth/signup"),
+    ("post", "/api/v1/departments"),
+    ("patch", "/api/v1/departments/{department_id}"),
+    ("delete", "/api/v1/departments/{department_id}"),
+    ("post", "/api/v1/posts"),
+    ("patch", "/api/v1/posts/{post_id}"),
 }
 
 
