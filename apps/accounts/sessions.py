@@ -92,8 +92,9 @@ async def session_rotate(*, sid: str, presented_jti: str, new_jti: str) -> Rotat
         try:
             await pipe.watch(skey)
             current, user_id = await pipe.hmget(skey, ["rjti", "uid"])
-            if current is None:
+            if current is None or user_id is None:
                 return Rotation.MISSING
+            uid = user_id.decode() if isinstance(user_id, bytes) else user_id
             if current != presented_jti:
                 return Rotation.REUSED
             pipe.multi()
@@ -102,9 +103,9 @@ async def session_rotate(*, sid: str, presented_jti: str, new_jti: str) -> Rotat
             pipe.set(seen_key(sid), _now(), ex=ttl)
             # The user's index lives as long as their longest session: else a refreshed session outlives the
             # index, and logout-all, force logout and the session list no longer find it.
-            pipe.expire(user_sessions_key(user_id), ttl, gt=True)
-            pipe.sadd(user_sessions_key(user_id), sid)
-            pipe.expire(user_sessions_key(user_id), ttl, nx=True)
+            pipe.expire(user_sessions_key(uid), ttl, gt=True)
+            pipe.sadd(user_sessions_key(uid), sid)
+            pipe.expire(user_sessions_key(uid), ttl, nx=True)
             await pipe.execute()
         except WatchError:
             return Rotation.REUSED  # another refresh with the same token won the race
