@@ -57,7 +57,7 @@ async def test_initdb_lets_administrator_role_holders_manage_every_users_files(f
     from apps.accounts.models import Role, User
     from apps.storage.permissions import can_manage_all_files
 
-    settings.ADMIN_USERNAME, settings.ADMIN_PASSWORD = "seed-root", "seed-root-pass-1"
+    settings.ADMIN_USERNAME, settings.ADMIN_PASSWORD = "seed-root", "Tr0ub4dor-horse-9"
 
     def setup() -> tuple[User, User]:
         call_command("initdb", stdout=io.StringIO())
