@@ -20,6 +20,11 @@ def new_token() -> tuple[str, str]:
     return token, token_hash(token)
 
 
+def link_for(template: str, token: str) -> str:
+    """A mailed link: the setting's URL template with the token in place of "{token}"."""
+    return template.replace("{token}", token)
+
+
 def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
 

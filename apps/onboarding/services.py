@@ -27,19 +27,16 @@ from apps.accounts.services.rbac import Grantor, _department_for, _scope, ensure
 from apps.accounts.sessions import sessions_end_all
 from apps.core.exceptions import Conflict, LinkInvalid, NotFound, ValidationFailed
 from apps.core.pagination import PageIn, paginate_queryset
-from apps.mail.services import mail_queue, mail_queue_sync
+from apps.mail.services import mail_queue
 from apps.onboarding import events
-from apps.onboarding.events import Client, record_event, record_event_sync
-from apps.onboarding.models import Invitation, OneTimeToken, new_token, token_hash
+from apps.onboarding.events import Client, record_event
+from apps.onboarding.models import Invitation, OneTimeToken, link_for, new_token, token_hash
 from apps.onboarding.schemas import InvitationFilter, InvitationIn
+from apps.onboarding.tasks import password_reset_mail
 from apps.onboarding.throttle import throttle_hit
 from apps.org.models import Department
 
 Purpose = OneTimeToken.Purpose
-
-
-def _link(template: str, token: str) -> str:
-    return template.replace("{token}", token)
 
 
 def _validated(password: str, user: User, field: str) -> None:
@@ -76,8 +73,6 @@ def _token_use(token_id: UUID) -> bool:
 
 async def password_reset_request(*, email: str, language: str | None, client: Client) -> None:
     """Throttle, then hand the lookup to the worker: the answer and its timing are the same for every address."""
-    from apps.onboarding.tasks import password_reset_mail
-
     await throttle_hit(scope="reset", email=email, ip=client.ip)
     await sync_to_async(password_reset_mail.apply_async)(
         kwargs={
@@ -89,54 +84,6 @@ async def password_reset_request(*, email: str, language: str | None, client: Cl
             "channel": client.channel,
         }
     )
-
-
-def password_reset_send(*, email: str, language: str | None, client: Client) -> int:
-    """Mail a reset link to every active account with this address; how many were sent.
-
-    Synchronous: the worker runs it, and so does the request itself when tasks run inline (no broker), where an
-    async task's ORM calls would wait for the thread that waits for them.
-    """
-    users = list(User.objects.filter(email__iexact=email.strip(), is_active=True).order_by("pk"))
-    if not users:
-        record_event_sync(
-            event=events.PASSWORD_RESET_REQUESTED,
-            username=email[:150],
-            user_id=None,
-            success=False,
-            reason="unknown_email",
-            client=client,
-        )
-        return 0
-    ttl = settings.PASSWORD_RESET_TTL
-    for user in users:
-        token, hashed = new_token()
-        OneTimeToken.objects.create(
-            purpose=Purpose.PASSWORD_RESET,
-            token_hash=hashed,
-            user=user,
-            expires_at=timezone.now() + timedelta(seconds=ttl),
-        )
-        mail_queue_sync(
-            to=[user.email],
-            template="password_reset",
-            context={
-                "name": user.get_full_name(),
-                "username": user.username,
-                "link": _link(settings.PASSWORD_RESET_LINK, token),
-                "ttl_minutes": max(1, ttl // 60),
-            },
-            language=language,
-        )
-        record_event_sync(
-            event=events.PASSWORD_RESET_REQUESTED,
-            username=user.username,
-            user_id=str(user.pk),
-            success=True,
-            reason="ok",
-            client=client,
-        )
-    return len(users)
 
 
 @transaction.atomic
@@ -262,7 +209,7 @@ async def invitation_create(*, actor: AuthContext, data: InvitationIn, language:
             "name": invitation.full_name,
             "inviter": actor.user.get_full_name(),
             "site_name": settings.ADMIN_SITE_TITLE,
-            "link": _link(settings.INVITATION_LINK, token),
+            "link": link_for(settings.INVITATION_LINK, token),
             "expires_at": invitation.expires_at,
         },
         language=lang,
@@ -429,7 +376,7 @@ async def signup(
         context={
             "name": user.get_full_name(),
             "username": user.username,
-            "link": _link(settings.SIGNUP_VERIFY_LINK, token),
+            "link": link_for(settings.SIGNUP_VERIFY_LINK, token),
             "ttl_hours": max(1, settings.SIGNUP_VERIFY_TTL // 3600),
         },
         language=language,
