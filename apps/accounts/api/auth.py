@@ -117,7 +117,12 @@ async def two_factor_enrol(request: HttpRequest) -> dict[str, Any]:
     return asdict(await auth_services.two_factor_enrol(user=_context(request).user))
 
 
-@router.post("/2fa/confirm", response=BackupCodesOut, summary="Confirm enrolment with a first code")
+@router.post(
+    "/2fa/confirm",
+    response=BackupCodesOut,
+    summary="Confirm enrolment with a first code",
+    openapi_extra=also_answers(404),
+)
 @signed_in
 async def two_factor_confirm(request: HttpRequest, payload: TwoFactorCodeIn) -> dict[str, Any]:
     codes = await auth_services.two_factor_confirm(
@@ -126,13 +131,20 @@ async def two_factor_confirm(request: HttpRequest, payload: TwoFactorCodeIn) -> 
     return {"backup_codes": codes}
 
 
-@router.post("/2fa/disable", summary="Turn two-factor sign-in off (needs a current code)")
+@router.post(
+    "/2fa/disable", summary="Turn two-factor sign-in off (needs a current code)", openapi_extra=also_answers(404)
+)
 @signed_in
 async def two_factor_disable(request: HttpRequest, payload: TwoFactorCodeIn) -> None:
     await auth_services.two_factor_disable(user=_context(request).user, code=payload.code, client=_client(request))
 
 
-@router.post("/2fa/backup-codes", response=BackupCodesOut, summary="New backup codes (needs a current code)")
+@router.post(
+    "/2fa/backup-codes",
+    response=BackupCodesOut,
+    summary="New backup codes (needs a current code)",
+    openapi_extra=also_answers(404),
+)
 @signed_in
 async def two_factor_backup_codes(request: HttpRequest, payload: TwoFactorCodeIn) -> dict[str, Any]:
     return {"backup_codes": await auth_services.two_factor_backup_codes(user=_context(request).user, code=payload.code)}
