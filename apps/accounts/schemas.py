@@ -167,13 +167,25 @@ class UserFilter(Schema):
     role: int | None = None
 
 
+# TOTP digits or a backup code (letters, digits, dashes, spaces): anything else is 42200, never a lookup.
+TWO_FACTOR_CODE = r"^[0-9A-Za-z -]+$"
+
+
 class TwoFactorLoginIn(Schema):
     two_factor_token: str = Field(..., min_length=1, max_length=128, description="data.two_factor_token of 40106")
-    code: str = Field(..., min_length=1, max_length=32, description="A current TOTP code or an unused backup code")
+    code: str = Field(
+        ...,
+        min_length=1,
+        max_length=32,
+        pattern=TWO_FACTOR_CODE,
+        description="A current TOTP code or an unused backup code",
+    )
 
 
 class TwoFactorCodeIn(Schema):
-    code: str = Field(..., min_length=1, max_length=32, description="A current TOTP code (or a backup code)")
+    code: str = Field(
+        ..., min_length=1, max_length=32, pattern=TWO_FACTOR_CODE, description="A current TOTP code (or a backup code)"
+    )
 
 
 class TwoFactorEnrolOut(Schema):

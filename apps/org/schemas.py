@@ -4,7 +4,7 @@ from typing import Literal
 from uuid import UUID
 
 from ninja import Field, Schema
-from pydantic import StrictBool, field_validator
+from pydantic import StrictBool, StrictInt, field_validator
 
 from apps.accounts.schemas import UserFilter, UserIn, UserOut, UserPatch
 from apps.core.schemas import refuse_null
@@ -17,7 +17,7 @@ class DepartmentIn(Schema):
     parent: int | None = Field(None, description="Parent department id; null for a root")
     name: str = Field(..., min_length=1, max_length=150)
     code: str = Field(..., min_length=1, max_length=64, pattern=CODE_PATTERN)
-    order: int = Field(0, ge=-1_000_000, le=1_000_000, description="Position among its siblings, ascending")
+    order: StrictInt = Field(0, ge=-1_000_000, le=1_000_000, description="Position among its siblings, ascending")
     leader: UUID | None = None
     is_active: StrictBool = True
 
@@ -26,7 +26,7 @@ class DepartmentPatch(Schema):
     parent: int | None = Field(None, description="Moves the department (and its subtree); null: a root")
     name: str | None = Field(None, min_length=1, max_length=150)
     code: str | None = Field(None, min_length=1, max_length=64, pattern=CODE_PATTERN)
-    order: int | None = Field(None, ge=-1_000_000, le=1_000_000)
+    order: StrictInt | None = Field(None, ge=-1_000_000, le=1_000_000)
     leader: UUID | None = Field(None, description="null: no leader")
     is_active: StrictBool | None = None
 
@@ -58,13 +58,13 @@ class DepartmentFilter(Schema):
 class PostIn(Schema):
     name: str = Field(..., min_length=1, max_length=150)
     code: str = Field(..., min_length=1, max_length=64, pattern=CODE_PATTERN)
-    order: int = Field(0, ge=-1_000_000, le=1_000_000)
+    order: StrictInt = Field(0, ge=-1_000_000, le=1_000_000)
 
 
 class PostPatch(Schema):
     name: str | None = Field(None, min_length=1, max_length=150)
     code: str | None = Field(None, min_length=1, max_length=64, pattern=CODE_PATTERN)
-    order: int | None = Field(None, ge=-1_000_000, le=1_000_000)
+    order: StrictInt | None = Field(None, ge=-1_000_000, le=1_000_000)
 
     _present = field_validator("name", "code", "order", mode="before")(refuse_null)
 

@@ -84,3 +84,21 @@ async def test_every_date_time_filter_refuses_a_timestamp(client, settings):
         assert envelope_of(response)["code"] == 42200
         ok = await client.get(path, {name: "2026-01-31T12:00:00Z"}, headers=headers)
         assert ok.status_code == 200, (path, name, ok.content)
+
+
+async def test_two_factor_codes_outside_their_alphabet_are_42200_not_a_lookup(client):
+    user = await sync_to_async(UserFactory.create)(username="strict-2fa")
+    headers = await bearer_headers(user)
+    for path in ("/api/v1/auth/2fa/confirm", "/api/v1/auth/2fa/disable", "/api/v1/auth/2fa/backup-codes"):
+        body = json.dumps({"code": "\u00fe\u00c4\u00c3\u00dc\u00a8w\u00b0\u0015\u00b7k"})
+        response = await client.post(path, data=body, content_type="application/json", headers=headers)
+        assert response.status_code == 422, (path, response.content)
+        assert envelope_of(response)["code"] == 42200
+
+
+async def test_organisation_order_must_be_an_integer_not_a_float(client):
+    admin = await sync_to_async(UserFactory.create)(username="strict-org", is_superuser=True, is_staff=True)
+    headers = await bearer_headers(admin)
+    body = json.dumps({"name": "p", "code": "p", "order": 0.0})
+    response = await client.post("/api/v1/posts", data=body, content_type="application/json", headers=headers)
+    assert response.status_code == 422 and envelope_of(response)["code"] == 42200
