@@ -49,6 +49,13 @@ async def record_event(
         logger.exception("login_attempted listener failed", extra={"event": event})
 
 
+async def record_done(*, event: str, user: Any, client: Client) -> None:
+    """A successful account event of `user`."""
+    await record_event(
+        event=event, username=user.username, user_id=str(user.pk), success=True, reason="ok", client=client
+    )
+
+
 def record_event_sync(
     *, event: str, username: str, user_id: str | None, success: bool, reason: str, client: Client
 ) -> None:

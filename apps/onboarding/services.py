@@ -29,7 +29,7 @@ from apps.core.exceptions import Conflict, LinkInvalid, NotFound, ValidationFail
 from apps.core.pagination import PageIn, paginate_queryset
 from apps.mail.services import mail_queue
 from apps.onboarding import events
-from apps.onboarding.events import Client, record_event
+from apps.onboarding.events import Client, record_done, record_event
 from apps.onboarding.models import Invitation, OneTimeToken, link_for, new_token, token_hash
 from apps.onboarding.schemas import InvitationFilter, InvitationIn
 from apps.onboarding.tasks import password_reset_mail
@@ -109,14 +109,7 @@ async def password_reset_confirm(*, token: str, password: str, client: Client) -
     if not await sync_to_async(_password_reset_apply)(record.pk, user, password):
         raise LinkInvalid()
     await sessions_end_all(user_id=str(user.pk), reason="password_reset")
-    await record_event(
-        event=events.PASSWORD_RESET_DONE,
-        username=user.username,
-        user_id=str(user.pk),
-        success=True,
-        reason="ok",
-        client=client,
-    )
+    await record_done(event=events.PASSWORD_RESET_DONE, user=user, client=client)
 
 
 async def password_reset_confirm_sealed(*, token: str, sealed_password: str, client: Client) -> None:
@@ -295,14 +288,7 @@ async def invitation_accept(
     )
     await sync_to_async(_validated)(password, user, "password")
     await sync_to_async(_invitation_accept)(invitation, user, password)
-    await record_event(
-        event=events.INVITATION_ACCEPTED,
-        username=user.username,
-        user_id=str(user.pk),
-        success=True,
-        reason="ok",
-        client=client,
-    )
+    await record_done(event=events.INVITATION_ACCEPTED, user=user, client=client)
     return {"id": user.pk, "username": user.username, "email": user.email}
 
 
@@ -420,11 +406,4 @@ async def signup_verify(*, token: str, client: Client) -> None:
     user = record.user
     if not await sync_to_async(_verify_apply)(record.pk, user):
         raise LinkInvalid()
-    await record_event(
-        event=events.EMAIL_VERIFIED,
-        username=user.username,
-        user_id=str(user.pk),
-        success=True,
-        reason="ok",
-        client=client,
-    )
+    await record_done(event=events.EMAIL_VERIFIED, user=user, client=client)
