@@ -68,9 +68,11 @@ class SmtpServer:
         raise AssertionError("the SMTP server did not stop")
 
     def messages(self, to: str) -> list[email.message.EmailMessage]:
+        """Mails to `to`, oldest delivery first (a Maildir lists its files in no particular order)."""
         box = mailbox.Maildir(str(self.maildir), create=False)
+        delivered = sorted((box.get_message(key).get_date(), key) for key in box.iterkeys())
         found = []
-        for key in box.iterkeys():
+        for _, key in delivered:
             raw = box.get_bytes(key)
             message = cast(email.message.EmailMessage, message_from_bytes(raw, policy=email.policy.default))
             if to.lower() in str(message.get("To", "")).lower():
