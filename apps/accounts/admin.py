@@ -20,7 +20,7 @@ from django.utils.translation import gettext_lazy as _
 from unfold.admin import ModelAdmin, StackedInline
 from unfold.forms import UserChangeForm, UserCreationForm
 
-from apps.accounts.admin_access import is_derived
+from apps.accounts.admin_access import ROLE_TWO_FACTOR_SET, is_derived
 from apps.accounts.authz import API_PERMISSION_FILTER
 from apps.accounts.backends import api_codes_of
 from apps.accounts.models import ApiOperation, Role, RoleProfile, User
@@ -259,8 +259,9 @@ class RoleProfileFormSet(BaseInlineFormSet):
         # Saving a new role already made its profile (receivers.group_saved): fill that row in. Saving the form's
         # own instance would UPDATE the row with a NULL created_at (auto_now_add is set on insert only).
         profile, _created = RoleProfile.objects.get_or_create(group=self.instance)
-        for field in ("description", "is_active"):
-            setattr(profile, field, form.cleaned_data[field])
+        for field in ("description", "is_active", "require_two_factor"):
+            if field in form.cleaned_data:  # not when read-only for this operator
+                setattr(profile, field, form.cleaned_data[field])
         if commit:
             profile.save()
         return profile
@@ -270,8 +271,15 @@ class RoleProfileInline(StackedInline):
     model = RoleProfile
     formset = RoleProfileFormSet
     can_delete = False
-    fields = ("description", "is_active")
+    fields = ("description", "is_active", "require_two_factor")
     verbose_name = _("role settings")
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
+        # Like the API: the requirement has its own operation, PUT /roles/{role_id}/two-factor.
+        user = request.user
+        if user.is_superuser or ROLE_TWO_FACTOR_SET in api_codes_of(user):
+            return ()
+        return ("require_two_factor",)
 
 
 def other_permissions() -> QuerySet[Permission]:

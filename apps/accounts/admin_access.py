@@ -32,6 +32,7 @@ DEPARTMENTS_READ = (
     _code("GET", "/departments/{department_id}"),
 )
 POSTS_READ = (_code("GET", "/posts"), _code("GET", "/posts/{post_id}"))
+ROLE_TWO_FACTOR_SET = _code("PUT", "/roles/{role_id}/two-factor")
 
 
 def _schedule_model(model: str) -> dict[str, tuple[str, ...]]:
@@ -60,6 +61,11 @@ ADMIN_PERMISSIONS: Final[Mapping[str, tuple[str, ...]]] = {
     "accounts.add_role": (_code("POST", "/roles"), _code("GET", "/permissions")),
     "accounts.change_role": (*ROLES_READ, _code("PATCH", "/roles/{role_id}")),
     "accounts.delete_role": (_code("DELETE", "/roles/{role_id}"),),
+    # A role's settings (description, on/off, two-factor requirement) are an inline of the role page; who may
+    # change the two-factor requirement there also needs PUT /roles/{id}/two-factor (RoleProfileInline).
+    "accounts.view_roleprofile": ROLES_READ,
+    "accounts.add_roleprofile": (_code("POST", "/roles"),),
+    "accounts.change_roleprofile": (*ROLES_READ, _code("PATCH", "/roles/{role_id}")),
     # Logs (MongoDB)
     "audit.view_operationlogentry": (_code("GET", "/audit/operations"),),
     "audit.view_loginlogentry": (_code("GET", "/audit/logins"),),

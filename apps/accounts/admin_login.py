@@ -5,6 +5,7 @@ from typing import Any, cast
 
 from asgiref.sync import async_to_sync
 from django import db, forms
+from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 from redis import exceptions as redis_errors
@@ -16,6 +17,7 @@ from apps.core.exceptions import (
     BadCredentials,
     PasswordChangeRequired,
     RateLimited,
+    TwoFactorEnrolmentRequired,
     TwoFactorInvalid,
     TwoFactorRequired,
 )
@@ -43,8 +45,14 @@ class AdminLoginForm(AuthenticationForm):
         "password_expired": _('Your password expired. Choose a new one with "Forgotten your password?".'),
         "captcha_required": _("Too many failed sign-ins: type the characters in the image."),
         "captcha_invalid": _("The characters did not match the image. Try this one."),
+        "otp_enrol": _(
+            "Your role requires two-factor sign-in. Scan the QR code with an authenticator app, then sign in "
+            "again with your password and a code from the app."
+        ),
     }
     captcha_image = ""  # a PNG data URI once the sign-in needs a captcha (templates/admin/login.html shows it)
+    enrolment_qr = ""  # an SVG data URI of a new secret when a role requires two-factor sign-in and none is set up
+    enrolment_secret = ""
 
     captcha_id = forms.CharField(required=False, max_length=64, widget=forms.HiddenInput)
     captcha_answer = forms.CharField(
@@ -77,7 +85,7 @@ class AdminLoginForm(AuthenticationForm):
         try:
             # The admin's login view is synchronous (it runs on a worker thread under ASGI); the shared
             # sign-in is async and talks to Redis on the server's event loop.
-            self.user_cache = async_to_sync(admin_sign_in)(
+            self.user_cache, backup_codes = async_to_sync(admin_sign_in)(
                 username=username,
                 password=password,
                 client=client,
@@ -100,11 +108,22 @@ class AdminLoginForm(AuthenticationForm):
             raise ValidationError(self.error_messages["password_expired"], code="password_expired") from None
         except TwoFactorRequired:
             raise ValidationError(self.error_messages["otp_required"], code="otp_required") from None
+        except TwoFactorEnrolmentRequired as exc:
+            enrolment = cast(dict[str, str], exc.data)
+            self.enrolment_qr, self.enrolment_secret = enrolment["qr_svg"], enrolment["secret"]
+            raise ValidationError(self.error_messages["otp_enrol"], code="otp_enrol") from None
         except TwoFactorInvalid:
             raise ValidationError(self.error_messages["otp_invalid"], code="otp_invalid") from None
         except _UNAVAILABLE as exc:
             logger.warning("admin sign-in unavailable", extra={"error_type": type(exc).__name__})
             raise ValidationError(self.error_messages["unavailable"], code="unavailable") from None
+        if backup_codes and request is not None:
+            # Shown once, on the page the sign-in lands on (the message survives the session's new key).
+            messages.warning(
+                request,
+                _("Two-factor sign-in is on. Keep these backup codes somewhere safe, each works once: %(codes)s")
+                % {"codes": "  ".join(backup_codes)},
+            )
         return self.cleaned_data
 
     def _offer_captcha(self) -> None:

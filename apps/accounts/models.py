@@ -2,6 +2,7 @@ from typing import ClassVar
 
 from django.contrib.auth.models import AbstractUser, Group, Permission
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 from apps.core.ids import new_uuid7
 
@@ -46,6 +47,14 @@ class RoleProfile(models.Model):
     group = models.OneToOneField(Group, on_delete=models.CASCADE, primary_key=True, related_name="profile")
     description = models.TextField(blank=True)
     is_active = models.BooleanField(default=True)
+    # Holders must sign in with a second factor; one without a device enrols at the next sign-in (40111).
+    require_two_factor = models.BooleanField(
+        _("require two-factor sign-in"),
+        default=False,
+        help_text=_(
+            "Holders must sign in with an authenticator app; those without one set it up at their next sign-in."
+        ),
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

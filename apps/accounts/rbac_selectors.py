@@ -10,7 +10,7 @@ from django.db.models import Prefetch, Q, Subquery
 from django.utils.translation import gettext_lazy as _
 
 from apps.accounts.authz import API_PERMISSION_FILTER
-from apps.accounts.models import ApiOperation, Role, User
+from apps.accounts.models import ApiOperation, Role, RoleProfile, User
 from apps.accounts.schemas import PermissionFilter, RoleFilter, UserFilter
 from apps.core.exceptions import NotFound
 from apps.core.pagination import PageIn, page_of, paginate_queryset
@@ -125,6 +125,13 @@ async def role_get(*, role_id: int) -> dict[str, Any]:
     if role is None:
         raise NotFound(_("No such role"))
     return role_out(role)
+
+
+async def role_two_factor(*, role_id: int) -> dict[str, bool]:
+    if not await Role.objects.filter(pk=role_id).aexists():
+        raise NotFound(_("No such role"))
+    profile = await RoleProfile.objects.filter(group_id=role_id).afirst()
+    return {"required": profile is not None and profile.require_two_factor}
 
 
 def users_queryset() -> Any:

@@ -202,6 +202,29 @@ class BackupCodesOut(Schema):
 class TwoFactorStatusOut(Schema):
     enabled: bool
     backup_codes_left: int
+    required: bool = Field(..., description="An active role of yours requires it: it cannot be turned off")
+
+
+class TwoFactorEnrolmentIn(Schema):
+    enrolment_token: str = Field(..., min_length=1, max_length=128, description="data.enrolment_token of 40111")
+
+
+class TwoFactorEnrolmentConfirmIn(TwoFactorEnrolmentIn):
+    code: str = Field(
+        ..., min_length=1, max_length=32, pattern=TWO_FACTOR_CODE, description="A current code of the new secret"
+    )
+
+
+class EnrolledSignInOut(TokenPairOut):
+    backup_codes: list[str] = Field(..., description="Ten single-use codes, shown only now")
+
+
+class RoleTwoFactorIn(Schema):
+    required: StrictBool = Field(..., description="Holders must sign in with a second factor")
+
+
+class RoleTwoFactorOut(Schema):
+    required: bool
 
 
 class CaptchaOut(Schema):

@@ -31,6 +31,7 @@ class ErrorCode(IntEnum):
     CAPTCHA_REQUIRED = 40108  # after repeated failed sign-ins: a captcha must come with the next one
     CAPTCHA_INVALID = 40109  # the captcha answer is wrong, or the captcha unknown, used or expired
     PASSWORD_CHANGE_REQUIRED = 40110  # the password expired; data carries the ticket POST /auth/password/expired takes
+    TWO_FACTOR_ENROLMENT_REQUIRED = 40111  # a role requires a second factor the user has not set up; data: a ticket
     PERMISSION_DENIED = 40300
     NOT_FOUND = 40400
     METHOD_NOT_ALLOWED = 40500
@@ -62,6 +63,7 @@ DEFAULT_MESSAGES: dict[ErrorCode, str] = {
     ErrorCode.CAPTCHA_REQUIRED: _("Captcha required"),
     ErrorCode.CAPTCHA_INVALID: _("Captcha answer wrong or expired"),
     ErrorCode.PASSWORD_CHANGE_REQUIRED: _("Your password expired: choose a new one"),
+    ErrorCode.TWO_FACTOR_ENROLMENT_REQUIRED: _("Your role requires two-factor sign-in: set it up to continue"),
     ErrorCode.PERMISSION_DENIED: _("Permission denied"),
     ErrorCode.NOT_FOUND: _("Not found"),
     ErrorCode.METHOD_NOT_ALLOWED: _("Method not allowed"),
@@ -155,6 +157,10 @@ class TwoFactorInvalid(DomainError):
 
 class PasswordChangeRequired(DomainError):
     code = ErrorCode.PASSWORD_CHANGE_REQUIRED
+
+
+class TwoFactorEnrolmentRequired(DomainError):
+    code = ErrorCode.TWO_FACTOR_ENROLMENT_REQUIRED
 
 
 class PermissionDenied(DomainError):

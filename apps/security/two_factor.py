@@ -58,6 +58,11 @@ async def has_two_factor(*, user_id: Any) -> bool:
     return await TOTPDevice.objects.filter(user_id=user_id, confirmed=True).aexists()
 
 
+async def enrolment_started(*, user_id: Any) -> bool:
+    """A secret was handed out and no code confirmed it yet."""
+    return await TOTPDevice.objects.filter(user_id=user_id, confirmed=False).aexists()
+
+
 def _enrol(user: Any) -> Enrolment:
     with transaction.atomic():
         device = TOTPDevice.objects.select_for_update().filter(user_id=user.pk).first()
@@ -158,7 +163,8 @@ def _ticket_key(ticket: str) -> str:
 
 
 async def ticket_issue(*, user_id: str, username: str, channel: str, purpose: str = "2fa") -> str:
-    """purpose: "2fa" (POST /auth/login/2fa completes it) or "password_change" (POST /auth/password/expired)."""
+    """purpose: "2fa" (POST /auth/login/2fa completes it), "2fa_enrol" (POST /auth/login/2fa/enrol/confirm does)
+    or "password_change" (POST /auth/password/expired)."""
     ticket = secrets.token_urlsafe(32)
     document = json.dumps({"uid": user_id, "username": username, "channel": channel, "purpose": purpose})
     await async_redis().set(_ticket_key(ticket), document, ex=settings.TWO_FACTOR_TICKET_TTL)

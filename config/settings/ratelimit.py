@@ -23,6 +23,8 @@ RATE_LIMIT_ROUTES: dict[str, str] = {
     "POST:/api/v1/auth/login": "login",
     "POST:/api/v1/auth/login/plain": "login",
     "POST:/api/v1/auth/login/2fa": "login",
+    "POST:/api/v1/auth/login/2fa/enrol": "login",
+    "POST:/api/v1/auth/login/2fa/enrol/confirm": "login",
     "GET:/api/v1/auth/captcha": "login",
     "POST:/api/v1/auth/password/expired": "login",
     "POST:/api/v1/auth/token/refresh": "refresh",

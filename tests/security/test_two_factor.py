@@ -157,7 +157,7 @@ async def test_enrol_confirm_disable_over_the_api(client):
     assert confirmed["code"] == 0 and len(confirmed["data"]["backup_codes"]) == 10
     assert envelope_of(await post("enrol"))["code"] == 40900  # already on
     status = envelope_of(await client.get("/api/v1/auth/2fa", headers=headers))["data"]
-    assert status == {"enabled": True, "backup_codes_left": 10}
+    assert status == {"enabled": True, "backup_codes_left": 10, "required": False}
     assert envelope_of(await post("disable", {"code": "000000"}))["code"] == 40107
     assert envelope_of(await post("disable", {"code": confirmed["data"]["backup_codes"][0]}))["code"] == 0
     assert envelope_of(await client.get("/api/v1/auth/2fa", headers=headers))["data"]["enabled"] is False

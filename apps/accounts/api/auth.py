@@ -15,6 +15,7 @@ from apps.accounts.login_crypto import challenge_issue
 from apps.accounts.schemas import (
     BackupCodesOut,
     CaptchaOut,
+    EnrolledSignInOut,
     ExpiredPasswordIn,
     LoginIn,
     OperationOut,
@@ -25,6 +26,8 @@ from apps.accounts.schemas import (
     SessionOut,
     TokenPairOut,
     TwoFactorCodeIn,
+    TwoFactorEnrolmentConfirmIn,
+    TwoFactorEnrolmentIn,
     TwoFactorEnrolOut,
     TwoFactorLoginIn,
     TwoFactorStatusOut,
@@ -88,6 +91,31 @@ async def login_second_factor(request: HttpRequest, payload: TwoFactorLoginIn) -
         ticket=payload.two_factor_token, code=payload.code, client=_client(request)
     )
     return asdict(pair)
+
+
+@router.post(
+    "/login/2fa/enrol",
+    response=TwoFactorEnrolOut,
+    summary="After 40111: a new authenticator secret and its QR code",
+    openapi_extra=also_answers(409),
+)
+@public
+async def login_enrolment_start(request: HttpRequest, payload: TwoFactorEnrolmentIn) -> dict[str, Any]:
+    return asdict(await auth_services.login_enrolment_start(ticket=payload.enrolment_token))
+
+
+@router.post(
+    "/login/2fa/enrol/confirm",
+    response=EnrolledSignInOut,
+    summary="After 40111: confirm the new secret with a code; the tokens and ten backup codes",
+    openapi_extra=also_answers(404, 409),
+)
+@public
+async def login_enrolment_confirm(request: HttpRequest, payload: TwoFactorEnrolmentConfirmIn) -> dict[str, Any]:
+    done = await auth_services.login_enrolment_confirm(
+        ticket=payload.enrolment_token, code=payload.code, client=_client(request)
+    )
+    return {**asdict(done.tokens), "backup_codes": done.backup_codes}
 
 
 @router.post("/password/expired", response=TokenPairOut, summary="Replace an expired password (after 40110)")

@@ -16,6 +16,8 @@ from apps.accounts.schemas import (
     RoleIn,
     RoleOut,
     RolePatch,
+    RoleTwoFactorIn,
+    RoleTwoFactorOut,
 )
 from apps.accounts.services import rbac as services
 from apps.core.envelope import also_answers
@@ -65,6 +67,16 @@ async def role_update(request: HttpRequest, role_id: int, payload: RolePatch) ->
 @router.delete("/roles/{role_id}", summary="Delete a role")
 async def role_delete(request: HttpRequest, role_id: int) -> None:
     await services.role_delete(actor=_actor(request), role_id=role_id)
+
+
+@router.get("/roles/{role_id}/two-factor", response=RoleTwoFactorOut, summary="Whether a role requires 2FA")
+async def role_two_factor_get(request: HttpRequest, role_id: int) -> Any:
+    return await selectors.role_two_factor(role_id=role_id)
+
+
+@router.put("/roles/{role_id}/two-factor", response=RoleTwoFactorOut, summary="Require 2FA of a role's holders")
+async def role_two_factor_set(request: HttpRequest, role_id: int, payload: RoleTwoFactorIn) -> Any:
+    return await services.role_two_factor_set(role_id=role_id, required=payload.required)
 
 
 @router.get("/users", response=Page[UserOut], summary="List users")

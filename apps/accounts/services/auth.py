@@ -3,7 +3,7 @@
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from asgiref.sync import sync_to_async
@@ -15,7 +15,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils.translation import gettext_lazy as _
 
 from apps.accounts.login_crypto import decrypt_with_challenge
-from apps.accounts.models import User
+from apps.accounts.models import RoleProfile, User
 from apps.accounts.sessions import (
     Rotation,
     session_create,
@@ -30,12 +30,15 @@ from apps.accounts.throttle import throttle_release, throttle_reserve, throttle_
 from apps.accounts.tokens import decode_token, encode_token, new_jti
 from apps.core.exceptions import (
     BadCredentials,
+    Conflict,
     DomainError,
     NotFound,
     PasswordChangeRequired,
+    PermissionDenied,
     RateLimited,
     SessionRevoked,
     TokenInvalid,
+    TwoFactorEnrolmentRequired,
     TwoFactorInvalid,
     TwoFactorRequired,
     ValidationFailed,
@@ -60,6 +63,19 @@ class TokenPair:
     token_type: str
     expires_in: int
     refresh_expires_in: int
+
+
+@dataclass(frozen=True)
+class EnrolledSignIn:
+    """What completing a sign-in with a first second-factor code gives: the tokens and the backup codes."""
+
+    tokens: TokenPair
+    backup_codes: list[str]
+
+
+async def two_factor_required(*, user_id: Any) -> bool:
+    """Whether an active role of the user requires two-factor sign-in (superusers too, when they hold one)."""
+    return await RoleProfile.objects.filter(group__user=user_id, is_active=True, require_two_factor=True).aexists()
 
 
 def _issue_pair(*, user_id: str, session_id: str, refresh_jti: str) -> TokenPair:
@@ -219,6 +235,19 @@ async def _login(
                 "methods": ["totp", "backup_code"],
             }
         )
+    if await two_factor_required(user_id=user.pk):
+        ticket = await two_factor.ticket_issue(
+            user_id=str(user.pk), username=user.username, channel=CHANNEL_API, purpose="2fa_enrol"
+        )
+        await _record_attempt(
+            username=username,
+            user=user,
+            success=False,
+            reason="2fa_enrolment_required",
+            client=client,
+            channel=CHANNEL_API,
+        )
+        raise TwoFactorEnrolmentRequired(data={"enrolment_token": ticket, "expires_in": settings.TWO_FACTOR_TICKET_TTL})
     return await _signed_in(user=user, username=username, client=client)
 
 
@@ -285,6 +314,77 @@ async def second_factor_check(*, user: User, username: str, code: str, client: C
     await throttle_succeeded(username=username, ip=client.ip)
 
 
+async def enrolment_check(*, user: User, username: str, code: str, client: ClientInfo, channel: str) -> list[str]:
+    """Confirm a started enrolment with its first code, throttled like a second factor; the ten backup codes.
+
+    A wrong code counts as a failed sign-in and is logged "2fa_failed"; success is logged "2fa_enrolled".
+    """
+    try:
+        await throttle_reserve(username=username, ip=client.ip)
+    except RateLimited:
+        await _record_attempt(
+            username=username,
+            user=user,
+            success=False,
+            reason="throttled",
+            client=client,
+            channel=channel,
+            event="2fa_failed",
+        )
+        raise
+    try:
+        codes = await two_factor.confirm(user, code, time.time())
+    except Exception:
+        await throttle_release(username=username, ip=client.ip)
+        raise
+    if codes is None:
+        await _record_attempt(
+            username=username,
+            user=user,
+            success=False,
+            reason="bad_code",
+            client=client,
+            channel=channel,
+            event="2fa_failed",
+        )
+        raise TwoFactorInvalid()
+    await throttle_succeeded(username=username, ip=client.ip)
+    await _record_attempt(
+        username=username, user=user, success=True, reason="ok", client=client, channel=channel, event="2fa_enrolled"
+    )
+    return codes
+
+
+async def _enrolment_user(ticket: str) -> tuple[User, str]:
+    """The user of a 40111 ticket, still active and still without a second factor."""
+    document = await two_factor.ticket_read(ticket, purpose="2fa_enrol")
+    user = await User.objects.filter(pk=document["uid"], is_active=True).afirst()
+    if user is None or document.get("channel") != CHANNEL_API:
+        await two_factor.ticket_consume(ticket)
+        raise BadCredentials()
+    if await two_factor.has_two_factor(user_id=user.pk):
+        raise Conflict(_("Two-factor sign-in is already on: sign in again with a code"))
+    return user, document["username"]
+
+
+async def login_enrolment_start(*, ticket: str) -> two_factor.Enrolment:
+    """After 40111: a new secret and its QR code for the ticket's user (the ticket stays usable)."""
+    user, _username = await _enrolment_user(ticket)
+    return await two_factor.enrol(user)
+
+
+async def login_enrolment_confirm(*, ticket: str, code: str, client: ClientInfo) -> EnrolledSignIn:
+    """After 40111 and the enrolment start: the first code turns two-factor sign-in on and signs in."""
+    user, username = await _enrolment_user(ticket)
+    codes = await enrolment_check(user=user, username=username, code=code, client=client, channel=CHANNEL_API)
+    await two_factor.ticket_consume(ticket)
+    try:
+        tokens = await _signed_in(user=user, username=username, client=client, event="2fa_used")
+    except PasswordChangeRequired as exc:  # the backup codes are shown once: they ride along with the 40110
+        raise PasswordChangeRequired(data={**(exc.data or {}), "backup_codes": codes}) from None
+    return EnrolledSignIn(tokens=tokens, backup_codes=codes)
+
+
 async def login_second_factor(*, ticket: str, code: str, client: ClientInfo) -> TokenPair:
     """Complete a sign-in that answered 40106: the ticket's user, one TOTP or backup code, then the tokens."""
     document = await two_factor.ticket_read(ticket, purpose="2fa")
@@ -306,11 +406,13 @@ async def admin_sign_in(
     otp_code: str = "",
     captcha_id: str | None = None,
     captcha_answer: str | None = None,
-) -> User:
+) -> tuple[User, list[str]]:
     """The admin site's password check: the same throttle and login logs as the API's, channel "admin".
 
     Only active staff get through (the admin admits no one else); Django's login view then opens the session.
     A user with two-factor sign-in on also needs a current code (40106 without one, 40107 for a wrong one).
+    A user whose role requires it and who has none gets a new secret (40111 with the enrolment as data); the
+    next sign-in with a code from it turns two-factor sign-in on and answers the backup codes beside the user.
     """
     user = await _verify(
         username=username,
@@ -346,10 +448,34 @@ async def admin_sign_in(
             raise TwoFactorRequired()
         await second_factor_check(user=user, username=username, code=otp_code, client=client, channel=CHANNEL_ADMIN)
         event = "2fa_used"
+    elif await two_factor_required(user_id=user.pk):
+        if otp_code.strip() and await two_factor.enrolment_started(user_id=user.pk):
+            backup_codes = await enrolment_check(
+                user=user, username=username, code=otp_code, client=client, channel=CHANNEL_ADMIN
+            )
+            await _record_attempt(
+                username=username,
+                user=user,
+                success=True,
+                reason="ok",
+                client=client,
+                channel=CHANNEL_ADMIN,
+                event="2fa_used",
+            )
+            return user, backup_codes
+        await _record_attempt(
+            username=username,
+            user=user,
+            success=False,
+            reason="2fa_enrolment_required",
+            client=client,
+            channel=CHANNEL_ADMIN,
+        )
+        raise TwoFactorEnrolmentRequired(data=asdict(await two_factor.enrol(user)))
     await _record_attempt(
         username=username, user=user, success=True, reason="ok", client=client, channel=CHANNEL_ADMIN, event=event
     )
-    return user
+    return user, []
 
 
 async def _decrypt_one(ciphertext: str) -> str:
@@ -468,6 +594,8 @@ async def two_factor_confirm(*, user: User, code: str, client: ClientInfo) -> li
 async def two_factor_disable(*, user: User, code: str, client: ClientInfo) -> None:
     if not await two_factor.has_two_factor(user_id=user.pk):
         raise NotFound(_("Two-factor sign-in is not on"))
+    if await two_factor_required(user_id=user.pk):
+        raise PermissionDenied(_("A role of yours requires two-factor sign-in: it cannot be turned off"))
     if not await two_factor.disable(user, code, None):
         await _record_attempt(
             username=user.username,
@@ -502,7 +630,7 @@ async def two_factor_backup_codes(*, user: User, code: str) -> list[str]:
 async def two_factor_status(*, user: User) -> dict[str, Any]:
     enabled = await two_factor.has_two_factor(user_id=user.pk)
     left = await sync_to_async(two_factor.backup_codes_left_sync)(user.pk) if enabled else 0
-    return {"enabled": enabled, "backup_codes_left": left}
+    return {"enabled": enabled, "backup_codes_left": left, "required": await two_factor_required(user_id=user.pk)}
 
 
 async def password_expired_change(*, ticket: str, new_password: str, client: ClientInfo) -> TokenPair:

@@ -217,6 +217,14 @@ async def role_delete(*, actor: AuthContext, role_id: int) -> None:
     await sync_to_async(_role_delete)(actor, role_id)
 
 
+async def role_two_factor_set(*, role_id: int, required: bool) -> dict[str, bool]:
+    """Holders without a second factor set one up at their next sign-in (40111); signed-in sessions go on."""
+    if not await Role.objects.filter(pk=role_id).aexists():
+        raise NotFound("No such role")
+    await RoleProfile.objects.aupdate_or_create(group_id=role_id, defaults={"require_two_factor": required})
+    return {"required": required}
+
+
 # --- users ----------------------------------------------------------------------------------------------
 
 
