@@ -12,7 +12,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from unfold.admin import ModelAdmin
 
-from apps.core.exceptions import DomainError
+from apps.core.exceptions import DomainError, PermissionDenied
 from apps.org import services
 from apps.org.models import Department, Post, RoleScope
 
@@ -98,6 +98,8 @@ class PostAdmin(ModelAdmin):
 
 
 class RoleScopeForm(forms.ModelForm):
+    actor: Any = None  # the signed-in operator, set per request by RoleScopeAdmin.get_form
+
     class Meta:
         model = RoleScope
         fields = ("group", "scope", "departments")
@@ -106,6 +108,12 @@ class RoleScopeForm(forms.ModelForm):
         data: dict[str, Any] = super().clean() or {}
         if data.get("scope") != "custom" and data.get("departments"):
             self.add_error("departments", gettext("Departments are chosen only for the custom scope"))
+        if self.actor is not None and data.get("scope"):
+            chosen = [department.pk for department in data.get("departments") or ()]
+            try:  # the same rule as PUT /roles/{id}/data-scope: no wider reach than the operator's own
+                services.ensure_can_give_scope_sync(actor=self.actor, scope=data["scope"], departments=chosen)
+            except PermissionDenied as exc:
+                raise forms.ValidationError(exc.message) from None
         return data
 
 
@@ -115,6 +123,12 @@ class RoleScopeAdmin(ModelAdmin):
 
     form = RoleScopeForm
     list_display = ("group", "scope")
+
+    def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any) -> Any:
+        form = super().get_form(request, obj, change, **kwargs)  # a new class per call: safe to set on
+        form.actor = request.user
+        return form
+
     list_filter = ("scope",)
     fields = ("group", "scope", "departments")
     filter_horizontal = ("departments",)

@@ -100,5 +100,10 @@ async def role_scope_get(request: HttpRequest, role_id: int) -> Any:
 
 @router.put("/roles/{role_id}/data-scope", response=RoleScopeOut, summary="Set a role's data scope")
 async def role_scope_set(request: HttpRequest, role_id: int, payload: RoleScopeIn) -> Any:
-    await services.role_scope_set(role_id=role_id, scope=payload.scope, departments=payload.departments)
+    await services.role_scope_set(
+        actor=request.auth_context.user,  # type: ignore[attr-defined]
+        role_id=role_id,
+        scope=payload.scope,
+        departments=payload.departments,
+    )
     return await selectors.role_scope_get(role_id=role_id)

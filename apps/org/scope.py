@@ -22,6 +22,7 @@ class Scope:
     departments: frozenset[int]
     user_id: str
     own_department: int | None = None  # the caller's department when the scope was computed
+    whole_tree: bool = False  # `departments` holds every department: everyone with a department is in scope
 
     @classmethod
     def from_document(cls, document: dict[str, Any], user_id: str) -> "Scope":
@@ -30,6 +31,7 @@ class Scope:
             departments=frozenset(document["departments"]),
             user_id=user_id,
             own_department=document.get("own"),
+            whole_tree=document.get("tree", False),
         )
 
     def user_q(self, prefix: str = "") -> Q | None:
@@ -39,7 +41,10 @@ class Scope:
         mine = Q(**{f"{prefix}pk" if prefix else "pk": self.user_id})
         if not self.departments:
             return mine
-        theirs = Q(**{f"{prefix}department_id__in": sorted(self.departments)})
+        if self.whole_tree:  # a NOT NULL test instead of an IN list of every department id
+            theirs = Q(**{f"{prefix}department__isnull": False})
+        else:
+            theirs = Q(**{f"{prefix}department_id__in": sorted(self.departments)})
         # The caller is in one of the departments already: without the OR, PostgreSQL counts with one hashed
         # IN filter instead of OR-ing two index scans (the cost of a wide scope's total).
         return theirs if self.own_department in self.departments else mine | theirs
@@ -100,7 +105,8 @@ async def compute_scope(*, user_id: str, is_superuser: bool) -> dict[str, Any]:
         own_department=own["pk"] if own else None,
         own_subtree=subtree,
     )
-    return {"all": everything, "departments": sorted(departments), "own": own["pk"] if own else None}
+    whole = not everything and bool(departments) and len(departments) >= await Department.objects.acount()
+    return {"all": everything, "departments": sorted(departments), "own": own["pk"] if own else None, "tree": whole}
 
 
 def compute_scope_sync(*, user_id: str, is_superuser: bool) -> dict[str, Any]:
@@ -125,4 +131,5 @@ def compute_scope_sync(*, user_id: str, is_superuser: bool) -> dict[str, Any]:
         own_department=own["pk"] if own else None,
         own_subtree=subtree,
     )
-    return {"all": everything, "departments": sorted(departments), "own": own["pk"] if own else None}
+    whole = not everything and bool(departments) and len(departments) >= Department.objects.count()
+    return {"all": everything, "departments": sorted(departments), "own": own["pk"] if own else None, "tree": whole}

@@ -11,7 +11,7 @@ from django.utils.translation import gettext
 from apps.accounts.models import User
 from apps.core.exceptions import Conflict, NotFound, ValidationFailed
 from apps.org.models import PATH_SEPARATOR, Department, Post
-from apps.org.policies import ensure_can_delete_department, ensure_valid_parent
+from apps.org.policies import ensure_can_delete_department, ensure_can_give_scope, ensure_valid_parent
 
 ROOT_CODE = "root"
 
@@ -135,14 +135,36 @@ post_write = sync_to_async(post_write_sync)
 post_delete = sync_to_async(post_delete_sync)
 
 
+def ensure_can_give_scope_sync(*, actor: Any, scope: str, departments: list[int]) -> None:
+    """The caller's scope read afresh from the database (never a cached one), then the policy."""
+    from apps.org.models import DataScope
+    from apps.org.scope import compute_scope_sync
+
+    if actor.is_superuser:
+        return
+    own = compute_scope_sync(user_id=str(actor.pk), is_superuser=False)
+    subtree: frozenset[int] = frozenset()
+    if own["own"] is not None:
+        home = Department.objects.filter(pk=own["own"]).values_list("path", flat=True).first() or ""
+        subtree = frozenset(Department.objects.filter(path__startswith=home).values_list("pk", flat=True))
+    ensure_can_give_scope(
+        sees_all=own["all"],
+        visible_departments=frozenset(own["departments"]),
+        own_subtree=subtree,
+        scope=scope,
+        departments=frozenset(departments) if scope == DataScope.CUSTOM else frozenset(),
+    )
+
+
 @transaction.atomic
-def role_scope_set_sync(*, role_id: int, scope: str, departments: list[int]) -> None:
+def role_scope_set_sync(*, actor: Any, role_id: int, scope: str, departments: list[int]) -> None:
     from django.contrib.auth.models import Group
 
     from apps.org.models import DataScope, RoleScope
 
     if not Group.objects.filter(pk=role_id).exists():
         raise NotFound(gettext("No such role"))
+    ensure_can_give_scope_sync(actor=actor, scope=scope, departments=departments)
     wanted = set(departments) if scope == DataScope.CUSTOM else set()
     known = set(Department.objects.filter(pk__in=wanted).values_list("pk", flat=True))
     if unknown := sorted(wanted - known):

@@ -4,7 +4,7 @@ import pytest
 
 from apps.accounts.policies import ensure_department_in_scope, ensure_user_in_scope
 from apps.core.exceptions import Conflict, NotFound, PermissionDenied, ValidationFailed
-from apps.org.policies import ensure_can_delete_department, ensure_valid_parent
+from apps.org.policies import ensure_can_delete_department, ensure_can_give_scope, ensure_valid_parent
 from apps.org.scope import Scope, combine
 
 
@@ -69,3 +69,39 @@ def test_department_policies():
             ensure_valid_parent(department_path="/1/2/", parent_path=parent)
     # "/1/2/" is not an ancestor of "/1/22/": the separator ends every id.
     ensure_valid_parent(department_path="/1/2/", parent_path="/1/22/")
+
+
+def test_no_one_gives_a_role_a_wider_reach_than_their_own():
+    def give(scope, departments=(), *, sees_all=False, visible=(4, 5), subtree=(4, 5)):
+        ensure_can_give_scope(
+            sees_all=sees_all,
+            visible_departments=frozenset(visible),
+            own_subtree=frozenset(subtree),
+            scope=scope,
+            departments=frozenset(departments),
+        )
+
+    for scope in ("all", "department_and_below", "department", "self", "custom"):
+        give(scope, (1, 2, 3), sees_all=True)
+    give("custom", (4, 5))
+    give("department")
+    give("self")
+    give("department_and_below")  # the caller sees their whole subtree
+    with pytest.raises(PermissionDenied):
+        give("all")
+    with pytest.raises(PermissionDenied):
+        give("custom", (4, 9))
+    with pytest.raises(PermissionDenied):
+        give("department_and_below", subtree=(4, 5, 6))  # part of the subtree is out of sight
+    with pytest.raises(PermissionDenied):
+        give("department_and_below", subtree=())  # no department at all
+
+
+def test_a_whole_tree_scope_filters_with_not_null_instead_of_an_id_list():
+    whole = Scope(everything=False, departments=frozenset({1, 2, 3}), user_id="u1", own_department=1, whole_tree=True)
+    assert str(whole.user_q()) == "(AND: ('department__isnull', False))"
+    assert str(whole.user_q(prefix="owner__")) == "(AND: ('owner__department__isnull', False))"
+    homeless = Scope(
+        everything=False, departments=frozenset({1, 2}), user_id="u1", own_department=None, whole_tree=True
+    )
+    assert str(homeless.user_q()) == "(OR: ('pk', 'u1'), ('department__isnull', False))"
