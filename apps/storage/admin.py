@@ -46,6 +46,14 @@ class StoredFileAdmin(ModelAdmin):
     )
     readonly_fields = fields
 
+    def get_queryset(self, request: HttpRequest) -> QuerySet[StoredFile]:
+        from apps.org.selectors import scope_of_sync
+
+        # The operator's data scope, like GET /files with storage.manage_all_files: the files of the users in it.
+        queryset = super().get_queryset(request)
+        condition = scope_of_sync(request.user).user_q(prefix="owner__")
+        return queryset if condition is None else queryset.filter(condition)
+
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 

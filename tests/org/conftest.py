@@ -80,7 +80,7 @@ def _build() -> World:
         world.files[name] = str(
             StoredFile.objects.create(
                 owner=user,
-                bucket="b",
+                bucket="scope-matrix",
                 object_key=f"k/{uuid.uuid4()}",
                 filename=f"{name}.txt",
                 size=1,

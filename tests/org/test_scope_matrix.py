@@ -86,13 +86,22 @@ def _admin_pages(world: World, actor) -> dict[str, object]:
     # The MongoDB-backed pages read through the same selectors.
     operations = browser.get(f"/admin/audit/operationlogentry/?path={world.marker}")
     runs = browser.get(f"/admin/scheduler/taskrunentry/?task=mx.{world.marker}")
-    assert operations.status_code == runs.status_code == 200
+    logins = browser.get(f"/admin/audit/loginlogentry/?username={world.marker}")
+    assert operations.status_code == runs.status_code == logins.status_code == 200
+    files = browser.get(f"/admin/storage/storedfile/?q={world.marker}")
+    assert files.status_code == 200
     return {
         "rows": {str(u.pk) for u in changelist.result_list},
         "count": changelist.result_count,
         "details": {n: browser.get(f"/admin/accounts/user/{u.pk}/change/").status_code for n, u in world.users.items()},
         "operations": {n for n, u in world.users.items() if f"/mx/{world.marker}/{n}<" in operations.content.decode()},
         "runs": {n for n, task_id in world.runs.items() if task_id in runs.content.decode()},
+        "logins": {n for n in world.users if f"{world.marker}-{n}<" in logins.content.decode()},
+        "files": {str(f.pk) for f in files.context["cl"].result_list},
+        "file_details": {
+            n: browser.get(f"/admin/storage/storedfile/{file_id}/change/").status_code
+            for n, file_id in world.files.items()
+        },
     }
 
 
@@ -105,6 +114,10 @@ async def test_admin_pages_follow_the_scope(world: World, kind):
     assert pages["count"] == len(visible)
     assert pages["operations"] == set(visible)
     assert pages["runs"] == set(visible)
+    assert pages["logins"] == set(visible)
+    assert pages["files"] == {world.files[n] for n in visible}
+    for name, status in pages["file_details"].items():
+        assert status == (200 if name in visible else 302), name
     for name, status in pages["details"].items():
         # The admin answers an id outside the queryset like an unknown one: a redirect with "doesn't exist".
         assert status == (200 if name in visible else 302), name
