@@ -63,6 +63,7 @@ def _register_routers() -> None:
     from apps.accounts.api import auth_router, rbac_router
     from apps.audit.api import router as audit_router
     from apps.core.api import router as core_router
+    from apps.mail.api import router as mail_router
     from apps.onboarding.api import auth_router as onboarding_auth_router
     from apps.onboarding.api import router as invitations_router
     from apps.org.api import router as org_router
@@ -80,6 +81,7 @@ def _register_routers() -> None:
     api.add_router("/", scheduler_router)
     api.add_router("/", storage_router)
     api.add_router("/", invitations_router)
+    api.add_router("/mail", mail_router)  # send records
     if settings.API_TEST_ROUTES:
         from apps.core.testing import router as testing_router
 

@@ -33,6 +33,8 @@ DEPARTMENTS_READ = (
 )
 POSTS_READ = (_code("GET", "/posts"), _code("GET", "/posts/{post_id}"))
 ROLE_TWO_FACTOR_SET = _code("PUT", "/roles/{role_id}/two-factor")
+INVITATIONS_READ = (_code("GET", "/invitations"), _code("GET", "/invitations/{invitation_id}"))
+INVITATION_REVOKE = _code("DELETE", "/invitations/{invitation_id}")
 
 
 def _schedule_model(model: str) -> dict[str, tuple[str, ...]]:
@@ -106,6 +108,15 @@ ADMIN_PERMISSIONS: Final[Mapping[str, tuple[str, ...]]] = {
     "org.add_rolescope": (_code("PUT", "/roles/{role_id}/data-scope"),),
     "org.change_rolescope": (_code("GET", "/roles/{role_id}/data-scope"), _code("PUT", "/roles/{role_id}/data-scope")),
     "org.delete_rolescope": (_code("PUT", "/roles/{role_id}/data-scope"),),
+    # Invitations (apps/onboarding). Nothing of an invitation is edited: its only change is being revoked (the
+    # "Revoke" action, DELETE in the API), and the admin deletes none (the rows stay as the record).
+    "onboarding.view_invitation": INVITATIONS_READ,
+    "onboarding.add_invitation": (_code("POST", "/invitations"),),
+    "onboarding.change_invitation": (*INVITATIONS_READ, INVITATION_REVOKE),
+    "onboarding.delete_invitation": (INVITATION_REVOKE,),
+    # Mail send records (MongoDB); "Resend" queues a failed mail again.
+    "mail.view_mailsendentry": (_code("GET", "/mail/sends"),),
+    "mail.resend_mailsendentry": (_code("GET", "/mail/sends"), _code("POST", "/mail/sends/{mail_id}/resend")),
 }
 
 

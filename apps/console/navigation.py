@@ -29,6 +29,15 @@ PAGES: list[tuple[Promise | None, list[tuple[Promise, str, str]]]] = [
             (_("Roles"), "shield_person", "accounts.Role"),
             (_("Permissions"), "key", "accounts.ApiPermission"),
             (_("Online users"), "sensors", "console.OnlineUser"),
+            (_("Invitations"), "person_add", "onboarding.Invitation"),
+        ],
+    ),
+    (
+        _("Organisation"),
+        [
+            (_("Departments"), "account_tree", "org.Department"),
+            (_("Posts"), "badge", "org.Post"),
+            (_("Data scopes"), "visibility", "org.RoleScope"),
         ],
     ),
     (
@@ -53,6 +62,12 @@ PAGES: list[tuple[Promise | None, list[tuple[Promise, str, str]]]] = [
         _("Storage"),
         [
             (_("Files"), "folder", "storage.StoredFile"),
+        ],
+    ),
+    (
+        _("Mail"),
+        [
+            (_("Mail sends"), "outgoing_mail", "mail.MailSendEntry"),
         ],
     ),
 ]

@@ -5,6 +5,7 @@ or the send records; a mail whose SMTP server is down waits here across retries 
 """
 
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 from apps.core.ids import new_uuid7
 
@@ -25,3 +26,21 @@ class OutboxMail(models.Model):
 
     def __str__(self) -> str:
         return f"{self.template} to {', '.join(self.to)}"
+
+
+class MailSendEntry(models.Model):
+    """Admin anchor for the send records (MongoDB `mail_sends`): no table, only the admin entry and permissions.
+
+    Roles get `mail.view_mailsendentry` (the list, like GET /mail/sends) and `mail.resend_mailsendentry` (the
+    "Resend" button, like POST /mail/sends/{mail_id}/resend) from their API codes (apps/accounts/admin_access.py).
+    """
+
+    class Meta:
+        managed = False
+        default_permissions = ("view",)
+        permissions = (("resend_mailsendentry", _("Can resend failed mails")),)
+        verbose_name = _("mail send")
+        verbose_name_plural = _("mail sends")
+
+    def __str__(self) -> str:
+        return "mail send"

@@ -98,3 +98,11 @@ def write_attempt(
 def record_get(mail_id: str) -> dict[str, Any] | None:
     document = documents.collection().find_one({"mail_id": mail_id}, {"_id": 0})
     return document
+
+
+def write_resent(mail_id: str, *, resent_as: str) -> None:
+    """Mark a failed mail's record as resent (by the mail `resent_as`)."""
+    try:
+        documents.collection().update_one({"mail_id": mail_id}, {"$set": {"resent_as": resent_as, "resent_at": _now()}})
+    except PyMongoError:
+        logger.warning("mail record (resent) not written", exc_info=True, extra={"mail_id": mail_id})

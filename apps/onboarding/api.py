@@ -9,6 +9,7 @@ from ninja import Query, Router
 from ninja.responses import Status
 
 from apps.accounts.access import public
+from apps.accounts.auth import AuthContext
 from apps.core.client_ip import client_ip
 from apps.core.envelope import also_answers
 from apps.core.pagination import Page, PageIn
@@ -29,6 +30,10 @@ from apps.onboarding.schemas import (
 
 auth_router = Router(tags=["auth"])
 router = Router(tags=["invitations"])
+
+
+def _operator(request: HttpRequest) -> AuthContext:
+    return request.auth_context  # type: ignore[attr-defined]
 
 
 def _client(request: HttpRequest) -> Client:
@@ -102,7 +107,7 @@ async def signup_verify(request: HttpRequest, payload: TokenIn) -> None:
 
 @router.get("/invitations", response=Page[InvitationOut], summary="List invitations")
 async def invitation_list(request: HttpRequest, filters: Query[InvitationFilter], page: Query[PageIn]) -> Any:
-    return await services.invitation_list(filters=filters, page=page)
+    return await services.invitation_list(filters=filters, page=page, actor=_operator(request).user)
 
 
 @router.post(
@@ -112,15 +117,15 @@ async def invitation_list(request: HttpRequest, filters: Query[InvitationFilter]
     openapi_extra=also_answers(409),
 )
 async def invitation_create(request: HttpRequest, payload: InvitationIn) -> Any:
-    actor = request.auth_context  # type: ignore[attr-defined]
+    actor = _operator(request)
     return Status(201, await services.invitation_create(actor=actor, data=payload, language=get_language()))
 
 
 @router.get("/invitations/{invitation_id}", response=InvitationOut, summary="One invitation")
 async def invitation_get(request: HttpRequest, invitation_id: UUID) -> Any:
-    return await services.invitation_get(invitation_id=invitation_id)
+    return await services.invitation_get(invitation_id=invitation_id, actor=_operator(request).user)
 
 
 @router.delete("/invitations/{invitation_id}", summary="Revoke a pending invitation", openapi_extra=also_answers(409))
 async def invitation_revoke(request: HttpRequest, invitation_id: UUID) -> None:
-    await services.invitation_revoke(invitation_id=invitation_id)
+    await services.invitation_revoke(invitation_id=invitation_id, actor=_operator(request).user)

@@ -19,7 +19,6 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from apps.accounts.auth import AuthContext
 from apps.accounts.login_crypto import decrypt_with_challenge
 from apps.accounts.models import User
 from apps.accounts.policies import ensure_department_in_scope
@@ -35,6 +34,7 @@ from apps.onboarding.schemas import InvitationFilter, InvitationIn
 from apps.onboarding.tasks import password_reset_mail
 from apps.onboarding.throttle import throttle_hit
 from apps.org.models import Department
+from apps.org.scope import Scope
 
 Purpose = OneTimeToken.Purpose
 
@@ -120,7 +120,8 @@ async def password_reset_confirm_sealed(*, token: str, sealed_password: str, cli
 # --- invitations ---------------------------------------------------------------------------------------------
 
 
-def _status(invitation: Invitation, now: datetime) -> str:
+def invitation_status(invitation: Invitation, now: datetime) -> str:
+    """pending, accepted, revoked or expired (never stored: a pending one past expires_at reads as expired)."""
     if invitation.accepted_at is not None:
         return Invitation.Status.ACCEPTED
     if invitation.revoked_at is not None:
@@ -137,7 +138,7 @@ def invitation_out(invitation: Invitation) -> dict[str, Any]:
         "full_name": invitation.full_name,
         "roles": [{"id": role.pk, "name": role.name} for role in invitation.roles.all()],
         "department": invitation.department_id,
-        "status": _status(invitation, timezone.now()),
+        "status": invitation_status(invitation, timezone.now()),
         "invited_by": invitation.invited_by_id,
         "user_id": invitation.user_id,
         "created_at": invitation.created_at,
@@ -182,14 +183,35 @@ def _invitation_create(actor: Grantor, data: dict[str, Any], hashed: str, langua
     return invitation
 
 
-async def invitation_get(*, invitation_id: UUID) -> dict[str, Any]:
-    invitation = await Invitation.objects.prefetch_related("roles").filter(pk=invitation_id).afirst()
+def scoped_invitations(queryset: QuerySet[Invitation], scope: Scope) -> QuerySet[Invitation]:
+    """The invitations an operator sees: those whose department is in their data scope (all: every one).
+
+    An invitation without a department is like a user without one, whom only an `all` scope sees (the users
+    list's "self" floor has no counterpart here: an invitation is nobody's own data).
+    """
+    if scope.everything:
+        return queryset
+    return queryset.filter(department_id__in=sorted(scope.departments))
+
+
+async def _actor_scope(actor: User | None) -> Scope | None:
+    from apps.org.selectors import scope_of
+
+    return None if actor is None else await scope_of(actor)
+
+
+async def invitation_get(*, invitation_id: UUID, actor: User | None = None) -> dict[str, Any]:
+    """One invitation; one outside the actor's data scope is "not found", like an unknown id (no actor: any)."""
+    queryset = Invitation.objects.prefetch_related("roles")
+    if (scope := await _actor_scope(actor)) is not None:
+        queryset = scoped_invitations(queryset, scope)
+    invitation = await queryset.filter(pk=invitation_id).afirst()
     if invitation is None:
         raise NotFound(_("No such invitation"))
     return invitation_out(invitation)
 
 
-async def invitation_create(*, actor: AuthContext, data: InvitationIn, language: str | None) -> dict[str, Any]:
+async def invitation_create(*, actor: Grantor, data: InvitationIn, language: str | None) -> dict[str, Any]:
     from apps.mail.services import mail_language
 
     token, hashed = new_token()
@@ -207,34 +229,46 @@ async def invitation_create(*, actor: AuthContext, data: InvitationIn, language:
         },
         language=lang,
     )
-    return await invitation_get(invitation_id=invitation.pk)
+    return await invitation_get(invitation_id=invitation.pk)  # placed in scope by _invitation_create
 
 
-def invitation_queryset(filters: InvitationFilter) -> QuerySet[Invitation]:
+def invitation_queryset(filters: InvitationFilter, scope: Scope) -> QuerySet[Invitation]:
+    """The invitations in `scope` matching `filters`, newest first."""
     now = timezone.now()
-    queryset = Invitation.objects.prefetch_related("roles").order_by("-created_at", "-id")
+    queryset = scoped_invitations(Invitation.objects.prefetch_related("roles"), scope).order_by("-created_at", "-id")
     if filters.email:
         queryset = queryset.filter(email__iexact=filters.email.strip())
-    status = filters.status
+    return invitations_with_status(queryset, filters.status, now)
+
+
+def invitations_with_status(queryset: QuerySet[Invitation], status: str | None, now: datetime) -> QuerySet[Invitation]:
+    """The invitations whose status (as invitation_status computes it) is `status`; None: all."""
     if status == Invitation.Status.PENDING:
-        queryset = queryset.filter(_pending(now))
-    elif status == Invitation.Status.ACCEPTED:
-        queryset = queryset.filter(accepted_at__isnull=False)
-    elif status == Invitation.Status.REVOKED:
-        queryset = queryset.filter(accepted_at__isnull=True, revoked_at__isnull=False)
-    elif status == Invitation.Status.EXPIRED:
-        queryset = queryset.filter(accepted_at__isnull=True, revoked_at__isnull=True, expires_at__lte=now)
+        return queryset.filter(_pending(now))
+    if status == Invitation.Status.ACCEPTED:
+        return queryset.filter(accepted_at__isnull=False)
+    if status == Invitation.Status.REVOKED:
+        return queryset.filter(accepted_at__isnull=True, revoked_at__isnull=False)
+    if status == Invitation.Status.EXPIRED:
+        return queryset.filter(accepted_at__isnull=True, revoked_at__isnull=True, expires_at__lte=now)
     return queryset
 
 
-async def invitation_list(*, filters: InvitationFilter, page: PageIn) -> dict[str, Any]:
-    result = await paginate_queryset(invitation_queryset(filters), page)
+async def invitation_list(*, actor: User, filters: InvitationFilter, page: PageIn) -> dict[str, Any]:
+    """The invitations in the actor's data scope, filtered, newest first."""
+    from apps.org.selectors import scope_of
+
+    result = await paginate_queryset(invitation_queryset(filters, await scope_of(actor)), page)
     result["items"] = [invitation_out(invitation) for invitation in result["items"]]
     return result
 
 
-async def invitation_revoke(*, invitation_id: UUID) -> None:
-    invitation = await Invitation.objects.filter(pk=invitation_id).afirst()
+async def invitation_revoke(*, invitation_id: UUID, actor: User | None = None) -> None:
+    """Revoke a pending invitation (a revoked one stays so); one outside the actor's scope is "not found"."""
+    queryset = Invitation.objects.all()
+    if (scope := await _actor_scope(actor)) is not None:
+        queryset = scoped_invitations(queryset, scope)
+    invitation = await queryset.filter(pk=invitation_id).afirst()
     if invitation is None:
         raise NotFound(_("No such invitation"))
     if invitation.accepted_at is not None:
