@@ -84,13 +84,14 @@ def mail_queue_sync(
     return mail_id
 
 
-def _publish_on_commit(fields: dict[str, Any]) -> None:
+def _publish_on_commit(fields: dict[str, Any], *, recorded: bool = False) -> None:
     """Record and publish the send once the outbox row is committed (at once outside a transaction): a worker
     taking the message earlier would find no row and take the mail for sent."""
     from apps.mail.tasks import send_mail
 
     def publish() -> None:
-        records.submit_queued(fields)
+        if not recorded:
+            records.submit_queued(fields)
         send_mail.apply_async(args=(fields["mail_id"],))
 
     transaction.on_commit(publish)
@@ -140,7 +141,9 @@ def mail_resend_sync(*, mail_id: str) -> str:
     fields = records.identity(
         mail_id=new_id, to=list(new.to), template=new.template, language=new.language, subject=new.subject
     )
-    _publish_on_commit({**fields, "resent_from": mail_id})
+    # Written before the send is published, so the first attempt's record finds `resent_from` there already.
+    records.write_queued({**fields, "resent_from": mail_id})
+    _publish_on_commit(fields, recorded=True)
     return new_id
 
 
