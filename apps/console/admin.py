@@ -71,7 +71,9 @@ class OnlineUserAdmin(ReadOnlyAdminMixin, ModelAdmin):
         if page is None:
             errors.append(gettext("The page must be a whole number from 1 to %(max)s.") % {"max": MAX_PAGE})
             page = 1
-        data = async_to_sync(online.online_page)(search=search, offset=(page - 1) * PAGE_SIZE, limit=PAGE_SIZE)
+        data = async_to_sync(online.online_page)(
+            actor=cast(User, request.user), search=search, offset=(page - 1) * PAGE_SIZE, limit=PAGE_SIZE
+        )
         pages = max(1, -(-data.total // PAGE_SIZE))
         if page > pages and data.total:
             errors.append(gettext("There are only %(pages)s page(s).") % {"pages": pages})
@@ -120,7 +122,7 @@ class OnlineUserAdmin(ReadOnlyAdminMixin, ModelAdmin):
         handle = source.get("session", "").strip()[:64]
         actor = cast(User, request.user)  # admin_view let only signed-in staff through
         try:
-            target = async_to_sync(online.online_user)(user_id=user_id)
+            target = async_to_sync(online.online_user)(actor=actor, user_id=user_id)
             online.ensure_can_kick(actor, target_is_superuser=target.is_superuser)
             if request.method == "POST":
                 return self._kick(request, target=target, handle=handle)

@@ -44,7 +44,7 @@ STORE_ERRORS: tuple[type[BaseException], ...] = (PyMongoError, RedisError, OSErr
 class Figure:
     key: str
     permission: str  # the view permission of the admin list the figure links to
-    compute: Callable[[], Any]
+    compute: Callable[..., Any]  # compute(reach=...): the figure over the users the operator's data scope holds
     store: str  # "mongodb" | "redis" | "sql": what it reads, so an outage is told apart
 
 
@@ -58,8 +58,15 @@ FIGURES = (
 )
 
 
-def cache_key(figure: Figure) -> str:
-    return CACHE_PREFIX + figure.key
+def cache_key(figure: Figure, reach: selectors.Reach = selectors.EVERYONE) -> str:
+    """One entry per figure and reach: operators with the same data scope share it, no one sees another's."""
+    return CACHE_PREFIX + figure.key + (f":{reach.fingerprint}" if reach.fingerprint else "")
+
+
+def reach_of(request: HttpRequest) -> selectors.Reach:
+    from apps.org.selectors import scope_of_sync
+
+    return selectors.Reach(scope_of_sync(request.user))
 
 
 def visible_figures(request: HttpRequest) -> list[Figure]:
@@ -85,11 +92,12 @@ def _cache_set(key: str, value: Any, seconds: int) -> None:
 def figure_values(request: HttpRequest) -> dict[str, Any]:
     """{figure key: numbers or UNAVAILABLE} of the figures the user may see."""
     figures = visible_figures(request)
-    cached = _cache_get([cache_key(f) for f in figures])
+    reach = reach_of(request) if figures else selectors.EVERYONE
+    cached = _cache_get([cache_key(f, reach) for f in figures])
     values: dict[str, Any] = {}
     down: set[str] = set()
     for figure in figures:
-        key = cache_key(figure)
+        key = cache_key(figure, reach)
         if key in cached:
             values[figure.key] = cached[key]
             continue
@@ -97,7 +105,7 @@ def figure_values(request: HttpRequest) -> dict[str, Any]:
             values[figure.key] = UNAVAILABLE
             continue
         try:
-            value = figure.compute()
+            value = figure.compute(reach=reach)
         except STORE_ERRORS:
             logger.warning("dashboard figure %s unavailable: %s is down", figure.key, figure.store, exc_info=True)
             down.add(figure.store)

@@ -12,6 +12,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
+from asgiref.sync import sync_to_async
 from django.db.models import Q
 from django.utils.translation import gettext as _
 
@@ -19,6 +20,7 @@ from apps.accounts.models import User
 from apps.accounts.sessions import SessionInfo, sessions_end, sessions_end_all, sessions_of, user_sessions_key
 from apps.core.exceptions import NotFound, PermissionDenied
 from apps.core.redis import async_redis
+from apps.org.selectors import scope_of, scope_of_sync, scoped_users
 from apps.realtime.presence import connection_counts, online_counts
 
 KICK_REASON = "force_logout"  # the reason the API's force logout gives, so clients see one story
@@ -92,11 +94,11 @@ async def _user_ids_with_sessions() -> set[str]:
     return ids
 
 
-async def online_page(*, search: str = "", offset: int = 0, limit: int = 50) -> OnlinePage:
-    """One page of users with a live session or an open websocket, by username, each with their sessions."""
+async def online_page(*, actor: User, search: str = "", offset: int = 0, limit: int = 50) -> OnlinePage:
+    """One page of users with a live session or an open websocket in the actor's data scope, by username."""
     counts = await online_counts()
     ids = {user_id for user_id in (await _user_ids_with_sessions()) | set(counts) if _is_uuid(user_id)}
-    users = User.objects.filter(pk__in=ids)
+    users = scoped_users(User.objects.filter(pk__in=ids), await scope_of(actor))
     search = search.strip()[:SEARCH_MAX_LENGTH]
     if search:
         users = users.filter(
@@ -129,9 +131,9 @@ async def online_page(*, search: str = "", offset: int = 0, limit: int = 50) -> 
     )
 
 
-async def online_user(*, user_id: str) -> OnlineUserRow:
+async def online_user(*, actor: User, user_id: str) -> OnlineUserRow:
     """One user with their live sessions and open websockets (for the confirmation page)."""
-    user = await _target(user_id)
+    user = await _target(actor, user_id)
     sessions = await sessions_of(str(user.pk))
     counts = await connection_counts([user.pk])
     return OnlineUserRow(
@@ -144,10 +146,13 @@ async def online_user(*, user_id: str) -> OnlineUserRow:
     )
 
 
-async def _target(user_id: str) -> User:
+async def _target(actor: User, user_id: str) -> User:
+    """The user when in the actor's data scope (read afresh, as for a write); else NotFound, like an unknown id."""
     if not _is_uuid(user_id):
         raise NotFound(_("No such user"))
-    user = await User.objects.filter(pk=user_id).only("id", "username", "full_name", "is_superuser").afirst()
+    scope = await sync_to_async(scope_of_sync)(actor)
+    users = scoped_users(User.objects.filter(pk=user_id), scope)
+    user = await users.only("id", "username", "full_name", "is_superuser").afirst()
     if user is None:
         raise NotFound(_("No such user"))
     return user
@@ -161,7 +166,7 @@ def ensure_can_kick(actor: User, *, target_is_superuser: bool) -> None:
 
 async def session_kick(*, actor: User, user_id: str, handle: str) -> User:
     """End one session of the user (named by its handle); NotFound when it has already ended."""
-    target = await _target(user_id)
+    target = await _target(actor, user_id)
     ensure_can_kick(actor, target_is_superuser=target.is_superuser)
     sids = [s.id for s in await sessions_of(str(target.pk)) if session_handle(s.id) == handle]
     if not sids or not await sessions_end(user_id=str(target.pk), session_ids=sids, reason=KICK_REASON):
@@ -171,7 +176,7 @@ async def session_kick(*, actor: User, user_id: str, handle: str) -> User:
 
 async def user_kick(*, actor: User, user_id: str) -> tuple[User, int]:
     """End every session of the user (force logout); returns the user and how many sessions ended."""
-    target = await _target(user_id)
+    target = await _target(actor, user_id)
     ensure_can_kick(actor, target_is_superuser=target.is_superuser)
     ended = await sessions_end_all(user_id=str(target.pk), reason=KICK_REASON)
     return target, len(ended)

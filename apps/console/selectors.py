@@ -5,17 +5,20 @@ documents), PostgreSQL sums file sizes, Redis counts sessions and sockets. Resul
 UTC datetimes) so they can be cached and shared by every user allowed to see them.
 """
 
+import hashlib
+import json
 import math
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
 
 from asgiref.sync import async_to_sync
-from django.db.models import Count, Sum
+from django.db.models import Count, Q, Sum
 
 from apps.accounts.models import User
 from apps.accounts.sessions import session_key, user_sessions_key
 from apps.audit.documents import COLLECTIONS
-from apps.console.rollups import Counts, Series, floor, window_counts
+from apps.console.rollups import Counts, Series, floor, user_window_counts, window_counts
 from apps.core import mongo
 from apps.core.redis import sync_redis
 from apps.realtime.presence import online_counts
@@ -34,6 +37,52 @@ SETTLED_RUN_STATES = frozenset({RunStatus.SUCCESS.value, RunStatus.FAILURE.value
 OPEN_RUN_STATES = frozenset(status.value for status in RunStatus) - SETTLED_RUN_STATES
 RECENT_FAILURES = 5
 REDIS_BATCH = 500  # keys per pipeline when counting sessions
+
+if TYPE_CHECKING:
+    from apps.org.scope import Scope
+
+
+class Reach:
+    """Whose data the figures count: everyone, or the users in an operator's data scope (the lists' rule).
+
+    The ids of the users in scope are read once, and only when a figure that needs them is computed.
+    """
+
+    def __init__(self, scope: "Scope | None" = None) -> None:
+        self.scope = scope if scope is not None and scope.user_q() is not None else None
+
+    @property
+    def everyone(self) -> bool:
+        return self.scope is None
+
+    def users_q(self, prefix: str = "") -> Q | None:
+        return None if self.scope is None else self.scope.user_q(prefix=prefix)
+
+    @cached_property
+    def user_ids(self) -> list[str] | None:
+        if self.scope is None:
+            return None
+        from apps.org.selectors import scope_user_ids_sync
+
+        return scope_user_ids_sync(self.scope)
+
+    @property
+    def fingerprint(self) -> str:
+        """ "" for everyone; else the same for every operator with the same reach (the cache key's suffix)."""
+        if self.scope is None:
+            return ""
+        scope = self.scope
+        raw = json.dumps([scope.user_id, sorted(scope.departments), scope.whole_tree])
+        return hashlib.sha256(raw.encode()).hexdigest()[:16]
+
+
+EVERYONE = Reach()
+
+
+def _bars(series: Series, *, start: datetime, now: datetime, bar_unit: str, reach: Reach) -> dict[datetime, Counts]:
+    if reach.user_ids is None:
+        return window_counts(series, start=start, now=now, bar_unit=bar_unit)
+    return user_window_counts(series, start=start, now=now, bar_unit=bar_unit, user_ids=reach.user_ids)
 
 
 def _collection(name: str) -> Any:
@@ -122,11 +171,11 @@ def percentile_from_histogram(histogram: dict[int, int], q: float) -> dict[str, 
 # --- MongoDB figures --------------------------------------------------------------------------------------
 
 
-def operation_figures(*, now: datetime | None = None) -> dict[str, Any]:
+def operation_figures(*, now: datetime | None = None, reach: Reach = EVERYONE) -> dict[str, Any]:
     """Audited API calls per hour (total, 4xx, 5xx) and the p95 latency over the last 24 hourly bars."""
     now = now or _now()
     start = _hours_start(now)
-    bars = window_counts(OPERATIONS, start=start, now=now, bar_unit="hour")
+    bars = _bars(OPERATIONS, start=start, now=now, bar_unit="hour", reach=reach)
     hours = []
     histogram: dict[int, int] = {}
     for hour, counts in sorted(bars.items()):
@@ -153,11 +202,11 @@ def operation_figures(*, now: datetime | None = None) -> dict[str, Any]:
     }
 
 
-def sign_in_figures(*, now: datetime | None = None) -> dict[str, Any]:
+def sign_in_figures(*, now: datetime | None = None, reach: Reach = EVERYONE) -> dict[str, Any]:
     """Successful and failed sign-ins per UTC day, the last 14 days."""
     now = now or _now()
     start = floor(now, "day") - timedelta(days=DAYS - 1)
-    bars = window_counts(SIGN_INS, start=start, now=now, bar_unit="day")
+    bars = _bars(SIGN_INS, start=start, now=now, bar_unit="day", reach=reach)
     days = []
     for day, counts in sorted(bars.items()):
         results = _marginal(counts, "ok")
@@ -171,16 +220,16 @@ def sign_in_figures(*, now: datetime | None = None) -> dict[str, Any]:
     }
 
 
-def task_run_figures(*, now: datetime | None = None) -> dict[str, Any]:
+def task_run_figures(*, now: datetime | None = None, reach: Reach = EVERYONE) -> dict[str, Any]:
     """Task runs by status over the last 24 hourly bars (by queued time), and the latest failures."""
     now = now or _now()
     start = _hours_start(now)
-    bars = window_counts(TASK_RUNS, start=start, now=now, bar_unit="hour")
+    bars = _bars(TASK_RUNS, start=start, now=now, bar_unit="hour", reach=reach)
     by_status = {status.value: 0 for status in RunStatus}
     for counts in bars.values():
         for status, n in _marginal(counts, "st").items():
             by_status[status] = by_status.get(status, 0) + n
-    failures = recent_failures(since=start, now=now)
+    failures = recent_failures(since=start, now=now, user_ids=reach.user_ids)
     return {
         "since": start,
         "by_status": by_status,
@@ -198,19 +247,20 @@ def task_run_figures(*, now: datetime | None = None) -> dict[str, Any]:
     }
 
 
-def recent_failures(*, since: datetime, now: datetime) -> list[dict[str, Any]]:
+def recent_failures(*, since: datetime, now: datetime, user_ids: list[str] | None = None) -> list[dict[str, Any]]:
     """The latest RECENT_FAILURES failed runs queued since `since`, newest first.
 
     Looked for in the last hour, then the last 6 hours, then the whole window: the server sorts every match
     before the limit, so a short span that already holds enough failures spares it a day of them.
     """
     runs = run_documents.collection()
+    mine = {} if user_ids is None else {TASK_RUNS.user_field: {"$in": user_ids}}
     found: list[dict[str, Any]] = []
     for span in (timedelta(hours=1), timedelta(hours=6), None):
         start = since if span is None else max(since, now - span)
         found = list(
             runs.find(
-                {"status": RunStatus.FAILURE.value, "queued_at": {"$gte": start}},
+                {"status": RunStatus.FAILURE.value, "queued_at": {"$gte": start}, **mine},
                 {"_id": 0, "task_id": 1, "task": 1, "queued_at": 1, "error": 1},
             )
             .sort("queued_at", -1)
@@ -224,20 +274,26 @@ def recent_failures(*, since: datetime, now: datetime) -> list[dict[str, Any]]:
 # --- Redis and SQL figures --------------------------------------------------------------------------------
 
 
-def online_figures() -> dict[str, int]:
+def online_figures(*, reach: Reach = EVERYONE) -> dict[str, int]:
     """Users with an open websocket now, and their sockets (the realtime presence index)."""
     counts = async_to_sync(online_counts)()
+    if reach.user_ids is not None:
+        mine = set(reach.user_ids)
+        counts = {user_id: n for user_id, n in counts.items() if user_id in mine}
     return {"users": len(counts), "connections": sum(counts.values())}
 
 
-def live_session_count() -> int:
+def live_session_count(*, reach: Reach = EVERYONE) -> int:
     """Live login sessions: each active user's session index, then which of its sessions still exist.
 
     Two pipelined round trips per REDIS_BATCH users (SMEMBERS of each index, EXISTS of each session) instead
     of a SCAN of the whole keyspace; an index may name sessions that expired, so each one is checked.
     """
     redis = sync_redis()
-    user_ids = [str(pk) for pk in User.objects.filter(is_active=True).values_list("pk", flat=True)]
+    users = User.objects.filter(is_active=True)
+    if (condition := reach.users_q()) is not None:
+        users = users.filter(condition)
+    user_ids = [str(pk) for pk in users.values_list("pk", flat=True)]
     live = 0
     for offset in range(0, len(user_ids), REDIS_BATCH):
         batch = user_ids[offset : offset + REDIS_BATCH]
@@ -255,13 +311,10 @@ def live_session_count() -> int:
     return live
 
 
-def storage_figures() -> dict[str, int]:
-    """Bytes and files of completed uploads, and uploads still pending (one SQL aggregate), in the caller's scope."""
-    from apps.org.selectors import caller_scope_sync
-
+def storage_figures(*, reach: Reach = EVERYONE) -> dict[str, int]:
+    """Bytes and files of completed uploads, and uploads still pending (one SQL aggregate)."""
     files = StoredFile.objects.all()
-    scope = caller_scope_sync()
-    if scope is not None and (condition := scope.user_q(prefix="owner__")) is not None:
+    if (condition := reach.users_q(prefix="owner__")) is not None:
         files = files.filter(condition)
     rows = files.values("status").annotate(files=Count("id"), size=Sum("size"))
     figures = {"bytes": 0, "files": 0, "pending": 0}

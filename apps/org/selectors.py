@@ -161,15 +161,6 @@ def caller_user_ids_sync() -> list[str] | None:
     return scope_user_ids_sync(scope_of_sync(caller))
 
 
-def caller_scope_sync() -> Scope | None:
-    from apps.org.context import current_caller
-
-    caller = current_caller()
-    if caller is None:
-        return None
-    return scope_of_sync(caller)
-
-
 def mongo_user_filter(query: dict[str, Any], field: str = "user_id") -> dict[str, Any]:
     """`query` narrowed to records of users in the caller's scope (a record without a user: `all` only)."""
     ids = caller_user_ids_sync()

@@ -12,4 +12,4 @@ router = Router(tags=["realtime"])
 
 @router.get("/users/online", response=Page[OnlineUserOut], summary="Users with open websockets")
 async def list_online_users(request: HttpRequest, page: Query[PageIn]) -> dict[str, Any]:
-    return await online_user_list(page=page)
+    return await online_user_list(actor=request.auth_context.user, page=page)  # type: ignore[attr-defined]

@@ -49,6 +49,6 @@ async def chat_send(msg: ChatSend, user: CurrentUser, rooms: Rooms = Depends(con
 
 
 @events.on("presence.online", permission=ONLINE_USERS_PERMISSION)
-async def presence_online(page: PageIn | None = None) -> dict[str, Any]:
+async def presence_online(user: CurrentUser, page: PageIn | None = None) -> dict[str, Any]:
     """Who is online, one page like GET /users/online ({page, page_size} in data, both optional)."""
-    return await online_user_list(page=page or PageIn.model_validate({}))
+    return await online_user_list(actor=user, page=page or PageIn.model_validate({}))
