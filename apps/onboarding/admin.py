@@ -70,7 +70,7 @@ class InvitationForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         self.created: Invitation | None = None
         language = self.fields["language"]
-        language.choices = [("", "---------"), *((code, _(name)) for code, name in settings.LANGUAGES)]  # type: ignore[attr-defined]
+        language.choices = [("", "---------"), *settings.LANGUAGES]  # type: ignore[attr-defined]
         language.widget.choices = language.choices  # type: ignore[attr-defined]
         roles = self.fields.get("roles")
         if roles is not None:
