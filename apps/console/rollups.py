@@ -17,9 +17,10 @@ into a unit after it was stored (a writer replaying its spool after a long Mongo
 there.
 """
 
+import hashlib
 from collections import defaultdict
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -62,7 +63,8 @@ class Series:
     open_filter: dict[str, Any] | None = None
     settled_filter: dict[str, Any] = field(default_factory=dict)  # the others
     key_field: str = "_id"
-    user_field: str = "user_id"  # the acting user's id, for counts of some users only (user_window_counts)
+    user_field: str = "user_id"  # the acting user's id, for the counts of some users only (for_users)
+    match: dict[str, Any] = field(default_factory=dict)  # every counted document matches this too
 
 
 @dataclass
@@ -123,7 +125,7 @@ def _value_key(value: Any) -> str:
 
 
 def _between(series: Series, start: datetime, end: datetime) -> dict[str, Any]:
-    return {series.time_field: {"$gte": start, "$lt": end}}
+    return {**series.match, series.time_field: {"$gte": start, "$lt": end}}
 
 
 def _aggregate(series: Series, unit: str, match: dict[str, Any]) -> dict[datetime, Counts]:
@@ -270,19 +272,15 @@ def _empty_bars(start: datetime, now: datetime, bar_unit: str) -> dict[datetime,
     return bars
 
 
-def user_window_counts(
-    series: Series, *, start: datetime, now: datetime, bar_unit: str, user_ids: Iterable[str]
-) -> dict[datetime, Counts]:
-    """The bars of window_counts for the documents of these users only, counted straight from the documents.
+def for_users(series: Series, user_ids: Iterable[str]) -> Series:
+    """The series of these users' documents only, with rollups of its own (stored units count everyone).
 
-    Stored units count everyone, so they cannot answer this; a data-scoped operator's dashboard pays one
-    aggregation of the window, matched by the users' ids.
+    Its stored units are named by a digest of the id set, so every operator whose data scope holds the same
+    users shares them, and a changed set (a user moved) starts new ones; the old ones expire like any unit.
     """
-    bars = _empty_bars(start, now, bar_unit)
-    match = {**_between(series, floor(start, bar_unit), now), series.user_field: {"$in": sorted(set(user_ids))}}
-    for bar, counts in _aggregate(series, bar_unit, match).items():
-        _add(bars.setdefault(bar, {}), counts)
-    return bars
+    ids = sorted(set(user_ids))
+    digest = hashlib.sha256("\n".join(ids).encode()).hexdigest()[:20]
+    return replace(series, name=f"{series.name}~{digest}", match={series.user_field: {"$in": ids}})
 
 
 def window_counts(series: Series, *, start: datetime, now: datetime, bar_unit: str) -> dict[datetime, Counts]:

@@ -18,7 +18,7 @@ from django.db.models import Count, Q, Sum
 from apps.accounts.models import User
 from apps.accounts.sessions import session_key, user_sessions_key
 from apps.audit.documents import COLLECTIONS
-from apps.console.rollups import Counts, Series, floor, user_window_counts, window_counts
+from apps.console.rollups import Counts, Series, floor, for_users, window_counts
 from apps.core import mongo
 from apps.core.redis import sync_redis
 from apps.realtime.presence import online_counts
@@ -80,9 +80,9 @@ EVERYONE = Reach()
 
 
 def _bars(series: Series, *, start: datetime, now: datetime, bar_unit: str, reach: Reach) -> dict[datetime, Counts]:
-    if reach.user_ids is None:
-        return window_counts(series, start=start, now=now, bar_unit=bar_unit)
-    return user_window_counts(series, start=start, now=now, bar_unit=bar_unit, user_ids=reach.user_ids)
+    if reach.user_ids is not None:
+        series = for_users(series, reach.user_ids)
+    return window_counts(series, start=start, now=now, bar_unit=bar_unit)
 
 
 def _collection(name: str) -> Any:

@@ -68,6 +68,8 @@ def ensure_indexes() -> None:
             IndexModel([("task", ASCENDING), ("queued_at", DESCENDING)], name="task_queued"),
             IndexModel([("schedule", ASCENDING), ("queued_at", DESCENDING)], name="schedule_queued"),
             IndexModel([("status", ASCENDING), ("queued_at", DESCENDING)], name="status_queued"),
+            # Runs of the users in an operator's data scope (lists and the dashboard).
+            IndexModel([("user_id", ASCENDING), ("queued_at", DESCENDING)], name="user_queued"),
         ]
     )
     ttl = int(timedelta(days=settings.TASK_RUN_RETENTION_DAYS).total_seconds())

@@ -20,6 +20,7 @@ from apps.audit.writer import get_writer
 from apps.console import dashboard, rollups, selectors
 from apps.console.rollups import floor
 from apps.core import mongo
+from apps.org.scope import Scope
 from apps.scheduler import documents as run_documents
 from apps.storage.models import StoredFile
 from tests.factories import UserFactory
@@ -148,6 +149,27 @@ def test_figures_come_from_stored_rollups_once_units_close(db):
     db[COLLECTIONS["operation"]].insert_one(_operation(now - timedelta(seconds=1), 500, 1.0))
     later = selectors.operation_figures(now=now)
     assert later["total"] == first["total"] + 1 and later["server_errors"] == first["server_errors"] + 1
+
+
+def test_a_scoped_reach_counts_its_users_only_from_rollups_of_its_own(db):
+    alice, bob = _user(), _user()
+    now = _now()
+    ops = db[COLLECTIONS["operation"]]
+    for user, n in ((alice, 10), (bob, 5)):
+        ops.insert_many([{**_operation(now - timedelta(hours=5), 500, 3.0), "user_id": str(user.pk)} for _ in range(n)])
+    reach = selectors.Reach(Scope(everything=False, departments=frozenset(), user_id=str(alice.pk)))
+    first = selectors.operation_figures(now=now, reach=reach)
+    assert (first["total"], first["server_errors"]) == (10, 10)
+    assert selectors.operation_figures(now=now)["total"] == 15  # everyone's rollups are apart
+    series = {doc["series"] for doc in db[rollups.COLLECTION].find({}, {"series": 1})}
+    assert "ops" in series and len(series) == 2 and all(name.startswith("ops") for name in series)
+    # Its closed units are stored: removing alice's logs of five hours ago changes nothing on the next read.
+    ops.delete_many({"user_id": str(alice.pk)})
+    assert selectors.operation_figures(now=now, reach=reach)["total"] == 10
+    # Another set of users has units of its own.
+    both = selectors.Reach(Scope(everything=False, departments=frozenset({0}), user_id=str(alice.pk)))
+    both.__dict__["user_ids"] = [str(alice.pk), str(bob.pk)]  # the ids a scope of both would read
+    assert selectors.operation_figures(now=now, reach=both)["total"] == 5  # alice's are gone, bob's 5 remain
 
 
 def test_sign_in_figures_count_per_utc_day(db):
