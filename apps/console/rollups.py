@@ -64,7 +64,7 @@ class Series:
     settled_filter: dict[str, Any] = field(default_factory=dict)  # the others
     key_field: str = "_id"
     user_field: str = "user_id"  # the acting user's id, for the counts of some users only (for_users)
-    match: dict[str, Any] = field(default_factory=dict)  # every counted document matches this too
+    users: tuple[str, ...] | None = None  # count only the documents of these users (None: everyone's)
 
 
 @dataclass
@@ -125,7 +125,13 @@ def _value_key(value: Any) -> str:
 
 
 def _between(series: Series, start: datetime, end: datetime) -> dict[str, Any]:
-    return {**series.match, series.time_field: {"$gte": start, "$lt": end}}
+    return {series.time_field: {"$gte": start, "$lt": end}}
+
+
+def users_stage(series: Series) -> list[dict[str, Any]]:
+    """The users' filter as a stage of its own after the time range's: MongoDB merges adjacent $match stages
+    and picks its index, and a server that cannot use an index for $in still filters a short range only."""
+    return [] if series.users is None else [{"$match": {series.user_field: {"$in": list(series.users)}}}]
 
 
 def _aggregate(series: Series, unit: str, match: dict[str, Any]) -> dict[datetime, Counts]:
@@ -133,6 +139,7 @@ def _aggregate(series: Series, unit: str, match: dict[str, Any]) -> dict[datetim
     time_field = f"${series.time_field}"
     pipeline = [
         {"$match": match},
+        *users_stage(series),
         {
             "$group": {
                 "_id": {"t": {"$dateTrunc": {"date": time_field, **TRUNCATE[unit]}}, **series.fields},
@@ -212,9 +219,11 @@ def _from_documents(series: Series, pieces: list[Piece]) -> dict[Piece, Rollup]:
         open_keys: dict[datetime, list[Any]] = defaultdict(list)
         if series.open_filter is not None:
             # Few documents, found through the filter's index (task runs: status + queued_at).
-            projection = {"_id": 0, series.key_field: 1, series.time_field: 1}
+            projection = {"_id": 0, series.key_field: 1, series.time_field: 1, series.user_field: 1}
+            users = None if series.users is None else set(series.users)
             for doc in series.collection().find({**series.open_filter, **match}, projection):
-                open_keys[floor(doc[series.time_field], unit)].append(doc[series.key_field])
+                if users is None or doc.get(series.user_field) in users:
+                    open_keys[floor(doc[series.time_field], unit)].append(doc[series.key_field])
         counted = {
             piece: Rollup(counts.get(piece.start, {}), open_keys.get(piece.start, []))
             for piece in pieces
@@ -280,7 +289,7 @@ def for_users(series: Series, user_ids: Iterable[str]) -> Series:
     """
     ids = sorted(set(user_ids))
     digest = hashlib.sha256("\n".join(ids).encode()).hexdigest()[:20]
-    return replace(series, name=f"{series.name}~{digest}", match={series.user_field: {"$in": ids}})
+    return replace(series, name=f"{series.name}~{digest}", users=tuple(ids))
 
 
 def window_counts(series: Series, *, start: datetime, now: datetime, bar_unit: str) -> dict[datetime, Counts]:

@@ -18,7 +18,7 @@ from django.db.models import Count, Q, Sum
 from apps.accounts.models import User
 from apps.accounts.sessions import session_key, user_sessions_key
 from apps.audit.documents import COLLECTIONS
-from apps.console.rollups import Counts, Series, floor, for_users, window_counts
+from apps.console.rollups import Counts, Series, floor, for_users, users_stage, window_counts
 from apps.core import mongo
 from apps.core.redis import sync_redis
 from apps.realtime.presence import online_counts
@@ -254,17 +254,20 @@ def recent_failures(*, since: datetime, now: datetime, user_ids: list[str] | Non
     before the limit, so a short span that already holds enough failures spares it a day of them.
     """
     runs = run_documents.collection()
-    mine = {} if user_ids is None else {TASK_RUNS.user_field: {"$in": user_ids}}
+    series = TASK_RUNS if user_ids is None else for_users(TASK_RUNS, user_ids)
     found: list[dict[str, Any]] = []
     for span in (timedelta(hours=1), timedelta(hours=6), None):
         start = since if span is None else max(since, now - span)
         found = list(
-            runs.find(
-                {"status": RunStatus.FAILURE.value, "queued_at": {"$gte": start}, **mine},
-                {"_id": 0, "task_id": 1, "task": 1, "queued_at": 1, "error": 1},
+            runs.aggregate(
+                [
+                    {"$match": {"status": RunStatus.FAILURE.value, "queued_at": {"$gte": start}}},
+                    *users_stage(series),
+                    {"$sort": {"queued_at": -1}},
+                    {"$limit": RECENT_FAILURES},
+                    {"$project": {"_id": 0, "task_id": 1, "task": 1, "queued_at": 1, "error": 1}},
+                ]
             )
-            .sort("queued_at", -1)
-            .limit(RECENT_FAILURES)
         )
         if len(found) >= RECENT_FAILURES or start == since:
             break

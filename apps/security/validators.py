@@ -99,7 +99,7 @@ class PasswordHistoryValidator:
         if any(check_password(password, encoded) for encoded in hashes if encoded):
             raise ValidationError(
                 ngettext(
-                    "This password was used recently. Choose one that is not your last password.",
+                    "This password was used recently. Choose one that is not your last %(count)d password.",
                     "This password was used recently. Choose one that is not among your last %(count)d passwords.",
                     self.count,
                 ),
@@ -121,7 +121,7 @@ class PasswordHistoryValidator:
         if self.count == 0:
             return ""
         return ngettext(
-            "Your password cannot be your last password.",
+            "Your password cannot be your last %(count)d password.",
             "Your password cannot be one of your last %(count)d passwords.",
             self.count,
         ) % {"count": self.count}

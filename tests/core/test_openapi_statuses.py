@@ -36,6 +36,9 @@ CONFLICTING = {
     ("delete", "/api/v1/departments/{department_id}"),
     ("post", "/api/v1/posts"),
     ("patch", "/api/v1/posts/{post_id}"),
+    ("post", "/api/v1/auth/login/2fa/enrol"),
+    ("post", "/api/v1/auth/login/2fa/enrol/confirm"),
+    ("post", "/api/v1/mail/sends/{mail_id}/resend"),
 }
 
 

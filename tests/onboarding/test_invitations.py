@@ -18,7 +18,7 @@ from tests.onboarding.conftest import post, sealed, wait_login_event
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-PASSWORD = "Invitee-pass-2026"
+PASSWORD = "Quartz-Lantern-8143"  # nothing like the invitee's name or address (the similarity check)
 CODES = (
     "GET:/api/v1/invitations",
     "POST:/api/v1/invitations",
