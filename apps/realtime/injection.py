@@ -10,7 +10,7 @@ import inspect
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from types import UnionType
-from typing import TYPE_CHECKING, Annotated, Any, Union, get_args, get_origin, get_type_hints
+from typing import Annotated, Any, Protocol, Union, get_args, get_origin, get_type_hints
 
 from fast_depends import Depends, Provider, inject
 from fast_depends.dependencies import Dependant
@@ -19,9 +19,6 @@ from fast_depends.library import CustomField
 from pydantic import BaseModel
 
 from apps.accounts.models import User
-
-if TYPE_CHECKING:
-    from apps.realtime.consumers import RealtimeConsumer
 
 __all__ = [
     "Connection",
@@ -32,6 +29,7 @@ __all__ = [
     "HandlerContext",
     "InjectedHandler",
     "InjectionValidationError",
+    "RealtimeConnection",
     "Scope",
     "validation_items",
 ]
@@ -40,13 +38,23 @@ __all__ = [
 CONTEXT_KWARG = "__realtime_context__"
 
 
+class RealtimeConnection(Protocol):
+    """What a handler may use of its socket (apps.realtime.consumers.RealtimeConsumer is one)."""
+
+    rooms: set[str]
+
+    async def group_join(self, group: str) -> None: ...
+
+    async def group_leave(self, group: str) -> None: ...
+
+
 @dataclass(frozen=True)
 class HandlerContext:
     """What one frame's handler call may ask for."""
 
     user: User
     scope: dict[str, Any]
-    connection: "RealtimeConsumer | None"
+    connection: RealtimeConnection | None
     event: str
     frame_id: str | None = None
 
@@ -70,10 +78,7 @@ class _ContextValue(CustomField):
 
 CurrentUser = Annotated[User, _ContextValue("user")]
 Scope = Annotated[dict[str, Any], _ContextValue("scope")]
-if TYPE_CHECKING:
-    Connection = Annotated[RealtimeConsumer, _ContextValue("connection")]
-else:  # the consumer module imports this one: no runtime type, the marker does the work
-    Connection = Annotated[Any, _ContextValue("connection")]
+Connection = Annotated[RealtimeConnection, _ContextValue("connection")]
 EventName = Annotated[str, _ContextValue("event")]
 FrameId = Annotated[str | None, _ContextValue("frame_id")]
 

@@ -1,22 +1,19 @@
 """Chat rooms of one connection: channel-layer groups named room.<name>."""
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
 from apps.core.exceptions import BadRequest
-from apps.realtime.injection import Connection
+from apps.realtime.injection import Connection, RealtimeConnection
 from apps.realtime.services import push_to_group, room_group
-
-if TYPE_CHECKING:
-    from apps.realtime.consumers import RealtimeConsumer
 
 
 class Rooms:
     """The rooms a connection is in; joining and leaving move it in and out of the room's group."""
 
-    def __init__(self, connection: "RealtimeConsumer") -> None:
+    def __init__(self, connection: RealtimeConnection) -> None:
         self._connection = connection
 
     def __contains__(self, room: object) -> bool:
