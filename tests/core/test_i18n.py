@@ -243,6 +243,34 @@ def test_admin_index_in_chinese_shows_project_strings_translated() -> None:
     assert "Operation logs" in client.get("/admin/").content.decode()
 
 
+def test_the_theme_strings_are_unfolds_own_and_translated() -> None:
+    import unfold
+
+    from apps.console.theme_strings import THEME_STRINGS
+
+    sources = "".join(
+        path.read_text(encoding="utf-8", errors="ignore")
+        for path in Path(unfold.__file__).parent.rglob("*")
+        if path.suffix in {".html", ".py"}
+    )
+    for msgid in THEME_STRINGS:
+        assert msgid in sources, f"unfold no longer uses {msgid!r}: drop it from apps/console/theme_strings.py"
+    with translation.override("zh-hans"):
+        untranslated = [msgid for msgid in THEME_STRINGS if translation.gettext(msgid) == msgid]
+    assert not untranslated
+
+
+def test_admin_pages_in_chinese_translate_the_themes_own_strings() -> None:
+    admin = UserFactory.create(username=f"theme-{uuid.uuid4().hex[:6]}", is_superuser=True, is_staff=True)
+    client = Client()
+    client.force_login(admin)
+    english = client.get("/admin/accounts/user/").content.decode()
+    assert "Search apps and models..." in english
+    _switch_language(client, "zh-hans")
+    chinese = client.get("/admin/accounts/user/").content.decode()
+    assert "搜索应用和模型" in chinese and "Search apps and models..." not in chinese
+
+
 def test_admin_follows_accept_language_without_a_cookie() -> None:
     page = Client().get("/admin/login/", headers={"Accept-Language": "zh-CN,zh;q=0.9"}).content.decode()
     assert "登录" in page

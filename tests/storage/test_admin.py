@@ -6,7 +6,7 @@ from asgiref.sync import async_to_sync
 from django.contrib.auth.models import Permission
 from django.test import Client
 
-from apps.accounts.models import User
+from apps.accounts.models import Role, RoleProfile, User
 from apps.storage import objects
 from apps.storage.models import StoredFile
 from apps.storage.schemas import UploadIn
@@ -78,6 +78,10 @@ def test_download_link_needs_the_permission_to_manage_all_files():
     file = uploaded(create_user(username="gina"), b"secret", "s.txt")
     staff = create_user(username="viewer", is_staff=True)
     staff.user_permissions.add(Permission.objects.get(codename="view_storedfile"))
+    # The page follows the data scope, which only roles give: an active role without a scope row sees all.
+    role = Role.objects.create(name="file viewers")
+    RoleProfile.objects.update_or_create(group=role, defaults={"is_active": True})
+    staff.groups.add(role)
     client = Client()
     client.force_login(staff)
     html = client.get(f"/admin/storage/storedfile/{file.pk}/change/").content.decode()
