@@ -4,7 +4,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
@@ -47,6 +47,8 @@ from apps.security import captcha, two_factor
 from apps.security.validators import password_expired
 
 logger = logging.getLogger("apps.accounts.auth")
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -280,75 +282,59 @@ async def _tokens_for(*, user: User, username: str, client: ClientInfo, event: s
     return pair
 
 
-async def second_factor_check(*, user: User, username: str, code: str, client: ClientInfo, channel: str) -> None:
-    """One throttled second-factor check; a wrong code counts as a failed sign-in and is logged "2fa_failed"."""
+async def _throttled_code_check(
+    check: Callable[[], Awaitable[T | None]], *, user: User, username: str, client: ClientInfo, channel: str
+) -> T:
+    """One second-factor code checked under the login throttle: a wrong one (check answers None) counts as a
+    failed sign-in and is logged "2fa_failed", like a refusal by the throttle; an error releases the attempt."""
+
+    async def failed(reason: str) -> None:
+        await _record_attempt(
+            username=username,
+            user=user,
+            success=False,
+            reason=reason,
+            client=client,
+            channel=channel,
+            event="2fa_failed",
+        )
+
     try:
         await throttle_reserve(username=username, ip=client.ip)
     except RateLimited:
-        await _record_attempt(
-            username=username,
-            user=user,
-            success=False,
-            reason="throttled",
-            client=client,
-            channel=channel,
-            event="2fa_failed",
-        )
+        await failed("throttled")
         raise
     try:
-        method = await two_factor.verify(user.pk, code)
+        result = await check()
     except Exception:
         await throttle_release(username=username, ip=client.ip)
         raise
-    if method is None:
-        await _record_attempt(
-            username=username,
-            user=user,
-            success=False,
-            reason="bad_code",
-            client=client,
-            channel=channel,
-            event="2fa_failed",
-        )
+    if result is None:
+        await failed("bad_code")
         raise TwoFactorInvalid()
     await throttle_succeeded(username=username, ip=client.ip)
+    return result
+
+
+async def second_factor_check(*, user: User, username: str, code: str, client: ClientInfo, channel: str) -> None:
+    """One throttled TOTP or backup-code check of a sign-in."""
+    await _throttled_code_check(
+        lambda: two_factor.verify(user.pk, code), user=user, username=username, client=client, channel=channel
+    )
 
 
 async def enrolment_check(*, user: User, username: str, code: str, client: ClientInfo, channel: str) -> list[str]:
     """Confirm a started enrolment with its first code, throttled like a second factor; the ten backup codes.
 
-    A wrong code counts as a failed sign-in and is logged "2fa_failed"; success is logged "2fa_enrolled".
+    Success is logged "2fa_enrolled".
     """
-    try:
-        await throttle_reserve(username=username, ip=client.ip)
-    except RateLimited:
-        await _record_attempt(
-            username=username,
-            user=user,
-            success=False,
-            reason="throttled",
-            client=client,
-            channel=channel,
-            event="2fa_failed",
-        )
-        raise
-    try:
-        codes = await two_factor.confirm(user, code, time.time())
-    except Exception:
-        await throttle_release(username=username, ip=client.ip)
-        raise
-    if codes is None:
-        await _record_attempt(
-            username=username,
-            user=user,
-            success=False,
-            reason="bad_code",
-            client=client,
-            channel=channel,
-            event="2fa_failed",
-        )
-        raise TwoFactorInvalid()
-    await throttle_succeeded(username=username, ip=client.ip)
+    codes = await _throttled_code_check(
+        lambda: two_factor.confirm(user, code, time.time()),
+        user=user,
+        username=username,
+        client=client,
+        channel=channel,
+    )
     await _record_attempt(
         username=username, user=user, success=True, reason="ok", client=client, channel=channel, event="2fa_enrolled"
     )
