@@ -191,3 +191,31 @@ def test_admin_login_without_2fa_unchanged():
     UserFactory(username="plainstaff", password="plain-pass-1", is_staff=True)
     response = Client().post("/admin/login/?next=/admin/", {"username": "plainstaff", "password": "plain-pass-1"})
     assert response.status_code == 302
+
+
+async def test_disable_and_new_backup_codes_are_throttled_like_login(client, settings):
+    settings.LOGIN_THROTTLE_USERNAME_LIMIT = 3
+    user, totp = await sync_to_async(_enrolled)()
+    headers = await bearer_headers(user)
+    wrong = f"{(int(totp.now()) + 1) % 1_000_000:06d}"
+
+    async def post(path, code):
+        response = await client.post(
+            f"/api/v1/auth/2fa/{path}",
+            data=json.dumps({"code": code}),
+            content_type="application/json",
+            headers=headers,
+        )
+        return envelope_of(response)["code"]
+
+    # A stolen token does not buy unlimited guesses: disable and backup-codes share the sign-in throttle.
+    assert [await post("disable", wrong), await post("backup-codes", wrong), await post("disable", wrong)] == [
+        40107,
+        40107,
+        40107,
+    ]
+    assert await post("disable", totp.now()) == 42900  # even the right code, until the window lifts
+    assert await two_factor.has_two_factor(user_id=user.pk)
+    assert await sync_to_async(get_writer().flush)(timeout=15)
+    failed = await sync_to_async(lambda: LoginLog.objects(user_id=str(user.pk), event="2fa_failed").count())()
+    assert failed == 4

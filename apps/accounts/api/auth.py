@@ -175,7 +175,10 @@ async def two_factor_disable(request: HttpRequest, payload: TwoFactorCodeIn) -> 
 )
 @signed_in
 async def two_factor_backup_codes(request: HttpRequest, payload: TwoFactorCodeIn) -> dict[str, Any]:
-    return {"backup_codes": await auth_services.two_factor_backup_codes(user=_context(request).user, code=payload.code)}
+    codes = await auth_services.two_factor_backup_codes(
+        user=_context(request).user, code=payload.code, client=_client(request)
+    )
+    return {"backup_codes": codes}
 
 
 @router.post(

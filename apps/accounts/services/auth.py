@@ -562,37 +562,20 @@ async def two_factor_enrol(*, user: User) -> two_factor.Enrolment:
 
 async def two_factor_confirm(*, user: User, code: str, client: ClientInfo) -> list[str]:
     """Turn two-factor sign-in on with a first code; answers the ten backup codes (shown once)."""
-    codes = await two_factor.confirm(user, code, time.time())
-    if codes is None:
-        raise TwoFactorInvalid()
-    await _record_attempt(
-        username=user.username,
-        user=user,
-        success=True,
-        reason="ok",
-        client=client,
-        channel=CHANNEL_API,
-        event="2fa_enrolled",
-    )
-    return codes
+    return await enrolment_check(user=user, username=user.username, code=code, client=client, channel=CHANNEL_API)
 
 
 async def two_factor_disable(*, user: User, code: str, client: ClientInfo) -> None:
+    """Turn it off with a current code, checked under the login throttle like a sign-in's."""
     if not await two_factor.has_two_factor(user_id=user.pk):
         raise NotFound(_("Two-factor sign-in is not on"))
     if await two_factor_required(user_id=user.pk):
         raise PermissionDenied(_("A role of yours requires two-factor sign-in: it cannot be turned off"))
-    if not await two_factor.disable(user, code, None):
-        await _record_attempt(
-            username=user.username,
-            user=user,
-            success=False,
-            reason="bad_code",
-            client=client,
-            channel=CHANNEL_API,
-            event="2fa_failed",
-        )
-        raise TwoFactorInvalid()
+
+    async def turned_off() -> bool | None:
+        return True if await two_factor.disable(user, code, None) else None
+
+    await _throttled_code_check(turned_off, user=user, username=user.username, client=client, channel=CHANNEL_API)
     await _record_attempt(
         username=user.username,
         user=user,
@@ -604,13 +587,17 @@ async def two_factor_disable(*, user: User, code: str, client: ClientInfo) -> No
     )
 
 
-async def two_factor_backup_codes(*, user: User, code: str) -> list[str]:
+async def two_factor_backup_codes(*, user: User, code: str, client: ClientInfo) -> list[str]:
+    """Ten new backup codes (the old ones stop working), for a current code checked under the login throttle."""
     if not await two_factor.has_two_factor(user_id=user.pk):
         raise NotFound(_("Two-factor sign-in is not on"))
-    codes = await two_factor.regenerate_backup_codes(user, code, None)
-    if codes is None:
-        raise TwoFactorInvalid()
-    return codes
+    return await _throttled_code_check(
+        lambda: two_factor.regenerate_backup_codes(user, code, None),
+        user=user,
+        username=user.username,
+        client=client,
+        channel=CHANNEL_API,
+    )
 
 
 async def two_factor_status(*, user: User) -> dict[str, Any]:
