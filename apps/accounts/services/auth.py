@@ -226,10 +226,7 @@ async def _login(
         captcha_answer=captcha_answer,
     )
     if await two_factor.has_two_factor(user_id=user.pk):
-        ticket = await two_factor.ticket_issue(user_id=str(user.pk), username=user.username, channel=CHANNEL_API)
-        await _record_attempt(
-            username=username, user=user, success=False, reason="2fa_required", client=client, channel=CHANNEL_API
-        )
+        ticket = await _held_back(user=user, username=username, client=client, purpose="2fa", reason="2fa_required")
         raise TwoFactorRequired(
             data={
                 "two_factor_token": ticket,
@@ -238,33 +235,34 @@ async def _login(
             }
         )
     if await two_factor_required(user_id=user.pk):
-        ticket = await two_factor.ticket_issue(
-            user_id=str(user.pk), username=user.username, channel=CHANNEL_API, purpose="2fa_enrol"
-        )
-        await _record_attempt(
-            username=username,
-            user=user,
-            success=False,
-            reason="2fa_enrolment_required",
-            client=client,
-            channel=CHANNEL_API,
+        ticket = await _held_back(
+            user=user, username=username, client=client, purpose="2fa_enrol", reason="2fa_enrolment_required"
         )
         raise TwoFactorEnrolmentRequired(data={"enrolment_token": ticket, "expires_in": settings.TWO_FACTOR_TICKET_TTL})
     return await _signed_in(user=user, username=username, client=client)
 
 
+async def _held_back(
+    *, user: User, username: str, client: ClientInfo, purpose: str, reason: str, event: str = "login"
+) -> str:
+    """A right password that gets no tokens yet: the step is logged as refused, with a ticket for the next one."""
+    ticket = await two_factor.ticket_issue(
+        user_id=str(user.pk), username=user.username, channel=CHANNEL_API, purpose=purpose
+    )
+    await _record_attempt(
+        username=username, user=user, success=False, reason=reason, client=client, channel=CHANNEL_API, event=event
+    )
+    return ticket
+
+
 async def _signed_in(*, user: User, username: str, client: ClientInfo, event: str = "login") -> TokenPair:
     if await sync_to_async(password_expired)(user):
-        ticket = await two_factor.ticket_issue(
-            user_id=str(user.pk), username=user.username, channel=CHANNEL_API, purpose="password_change"
-        )
-        await _record_attempt(
-            username=username,
+        ticket = await _held_back(
             user=user,
-            success=False,
-            reason="password_expired",
+            username=username,
             client=client,
-            channel=CHANNEL_API,
+            purpose="password_change",
+            reason="password_expired",
             event=event,
         )
         raise PasswordChangeRequired(
