@@ -90,22 +90,7 @@ class MailSendAdmin(DocumentListAdmin):
         _("Last attempt (UTC)"),
         "",
     ]
-    export_columns = [
-        ("mail_id", _("mail id")),
-        ("to", _("to")),
-        ("template", _("template")),
-        ("language", _("language")),
-        ("subject", _("subject")),
-        ("status", _("status")),
-        ("attempts", _("attempts")),
-        ("error", _("error")),
-        ("task_id", _("task id")),
-        ("queued_at", _("queued at")),
-        ("last_attempt_at", _("last attempt at")),
-        ("sent_at", _("sent at")),
-        ("resent_from", _("resends")),
-        ("resent_as", _("resent as")),
-    ]
+    export_columns = list(DETAIL_FIELDS)
     export_basename = "mail-sends"
     list_template_name = "admin/mail/send_list.html"
     filter_form_id = "mail-send-filters"
