@@ -1,8 +1,10 @@
 """The one async auth class of the API: RS256 token -> live session -> cached permissions -> operation check.
 
-A warm request costs one Redis round trip (a pipeline reading the session, the versions and the cached state).
+A warm request costs one Redis round trip: one script reads the session, the versions and (unless this process's
+copy is current) the cached state, and counts the request for the per-user rate limit.
 """
 
+import hashlib
 import time
 from dataclasses import dataclass
 from datetime import datetime
@@ -10,10 +12,11 @@ from datetime import datetime
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy
 from ninja.security import HttpBearer
+from redis.exceptions import NoScriptError
 
 from apps.accounts import routes
 from apps.accounts.access import Access
-from apps.accounts.authz import global_version_key, resolve_state, state_key, user_version_key
+from apps.accounts.authz import global_version_key, known_states, resolve_state, state_key, user_version_key
 from apps.accounts.models import User
 from apps.accounts.sessions import seen_key, session_key, session_touch
 from apps.accounts.tokens import decode_token
@@ -22,6 +25,31 @@ from apps.core.ratelimit import user_counter
 from apps.core.redis import async_redis
 
 SEEN_RESOLUTION = 60  # seconds: last_seen_at is refreshed at most this often per session
+
+# KEYS: session, last seen, state, global version, user version[, rate-limit counter]
+# ARGV: the versions of this process's copy of the state, the counter's expiry time
+# One script instead of a pipeline of six commands: one reply to parse (a third of the Redis cost), the state
+# document only when this process's copy is stale or gone from Redis, and the counter's expiry set in place.
+READ_SESSION_SCRIPT = """
+local uid = redis.call('hget', KEYS[1], 'uid')
+local seen = redis.call('get', KEYS[2])
+local gv = redis.call('get', KEYS[4]) or '0'
+local uv = redis.call('get', KEYS[5]) or '0'
+local state
+if gv == ARGV[1] and uv == ARGV[2] and redis.call('exists', KEYS[3]) == 1 then
+  state = 1
+else
+  state = redis.call('get', KEYS[3])
+end
+local count = false
+if #KEYS > 5 then
+  count = redis.call('incr', KEYS[6])
+  if count == 1 then redis.call('expireat', KEYS[6], ARGV[3]) end
+end
+return {uid, seen, gv, uv, state, count}
+"""
+# Redis names a cached script by its SHA-1 (an identifier, not a security measure).
+READ_SESSION_SHA = hashlib.sha1(READ_SESSION_SCRIPT.encode(), usedforsecurity=False).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -41,22 +69,30 @@ class AuthContext:
 async def authenticate_token(token: str, request: HttpRequest | None = None) -> AuthContext:
     """Verify an access token and its live session; raise 40101/40102/40103 domain errors.
 
-    With the API request, its rate-limit count rides in the same pipeline (apps/core/ratelimit.py).
+    With the API request, its rate-limit count rides in the same script (apps/core/ratelimit.py).
     """
     claims = decode_token(token, typ="access")
     counter = user_counter(request, claims.sub) if request is not None else None
+    keys = [
+        session_key(claims.sid),
+        seen_key(claims.sid),
+        state_key(claims.sub),
+        global_version_key(),
+        user_version_key(claims.sub),
+    ]
+    known_global, known_user = known_states.versions(claims.sub)
+    arguments: list[str | int] = [known_global, known_user]
+    if counter is not None:
+        keys.append(counter.key)
+        arguments.append(counter.expire_at)
     redis = async_redis()
-    async with redis.pipeline(transaction=False) as pipe:
-        pipe.hget(session_key(claims.sid), "uid")
-        pipe.get(seen_key(claims.sid))
-        pipe.get(state_key(claims.sub))
-        pipe.get(global_version_key())
-        pipe.get(user_version_key(claims.sub))
-        if counter is not None:
-            counter.queue(pipe)
-        session_user, seen, cached, global_version, user_version, *counted = await pipe.execute()
+    try:
+        reply = await redis.evalsha(READ_SESSION_SHA, len(keys), *keys, *arguments)
+    except NoScriptError:  # a restarted or flushed Redis: EVAL caches the script again
+        reply = await redis.eval(READ_SESSION_SCRIPT, len(keys), *keys, *arguments)
+    session_user, seen, global_version, user_version, cached, count = reply
     if counter is not None and request is not None:
-        await counter.settle(request, counted)
+        counter.record(request, int(count))
     if session_user != claims.sub:
         raise SessionRevoked()
     state = await resolve_state(claims.sub, cached, global_version, user_version)

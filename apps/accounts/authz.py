@@ -7,6 +7,7 @@ is seen by the very next request; versions are bumped after the transaction comm
 
 import json
 import secrets
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -30,6 +31,9 @@ SNAPSHOT_FIELDS = (
 )
 API_PERMISSION_FILTER = {"content_type__app_label": "accounts", "content_type__model": "apipermission"}
 STATE_TTL = 24 * 3600
+KNOWN_STATES_LIMIT = 10_000  # users whose parsed state one process keeps
+# The auth script's answer in place of the state document: this process's copy carries the current versions.
+STATE_CURRENT = 1
 
 
 def global_version_key() -> str:
@@ -55,8 +59,8 @@ class AuthzState:
         return self.user.is_superuser or code in self.codes
 
 
-def _to_user(snapshot: dict[str, Any]) -> User:
-    # from_db expects the values in the model's concrete-field order.
+def _user_row(snapshot: dict[str, Any]) -> tuple[list[str], list[Any]]:
+    """The snapshot as from_db takes it: the field names in the model's concrete-field order, and their values."""
     names = [f.attname for f in User._meta.concrete_fields if f.attname in SNAPSHOT_FIELDS]
     values = []
     for name in names:
@@ -66,8 +70,66 @@ def _to_user(snapshot: dict[str, Any]) -> User:
         elif name in ("date_joined", "last_login") and value:
             value = datetime.fromisoformat(value)
         values.append(value)
-    # from_db marks the instance as loaded; the password stays deferred (services re-read the row to use it).
-    return User.from_db("default", names, values)
+    return names, values
+
+
+@dataclass(frozen=True)
+class _KnownState:
+    versions: list[str]
+    names: list[str]
+    values: list[Any]
+    codes: frozenset[str]
+    roles: tuple[tuple[int, str], ...]
+    scope: dict[str, Any]
+
+    def state(self) -> AuthzState:
+        # A new instance per request: views may set attributes on request.auth; from_db marks it as loaded, and
+        # the password stays deferred (services re-read the row to use it).
+        user = User.from_db("default", self.names, self.values)
+        return AuthzState(user=user, codes=self.codes, roles=self.roles, scope=self.scope)
+
+
+class _KnownStates:
+    """This process's parsed states, newest use last. A copy is used only when Redis says, in the same script
+    that reads the versions, that the versions are its own and the shared document still exists (after Redis
+    lost its data, every copy is recomputed)."""
+
+    def __init__(self, limit: int = KNOWN_STATES_LIMIT) -> None:
+        self.limit = limit
+        self._states: OrderedDict[str, _KnownState] = OrderedDict()
+
+    def versions(self, user_id: str) -> list[str]:
+        known = self._states.get(user_id)
+        return known.versions if known else ["", ""]
+
+    def get(self, user_id: str, versions: list[str]) -> _KnownState | None:
+        known = self._states.get(user_id)
+        if known is None or known.versions != versions:
+            return None
+        self._states.move_to_end(user_id)
+        return known
+
+    def put(self, user_id: str, document: dict[str, Any]) -> _KnownState:
+        names, values = _user_row(document["user"])
+        known = _KnownState(
+            versions=list(document["v"]),
+            names=names,
+            values=values,
+            codes=frozenset(document["codes"]),
+            roles=tuple((role_id, name) for role_id, name in document["roles"]),
+            scope=document["scope"],
+        )
+        self._states[user_id] = known
+        self._states.move_to_end(user_id)
+        while len(self._states) > self.limit:
+            self._states.popitem(last=False)
+        return known
+
+    def clear(self) -> None:
+        self._states.clear()
+
+
+known_states = _KnownStates()
 
 
 async def _compute(user_id: str) -> dict[str, Any] | None:
@@ -101,30 +163,24 @@ async def _compute(user_id: str) -> dict[str, Any] | None:
     return {"user": snapshot, "codes": sorted(codes), "roles": roles, "scope": scope}
 
 
-def _state(document: dict[str, Any]) -> AuthzState:
-    return AuthzState(
-        user=_to_user(document["user"]),
-        codes=frozenset(document["codes"]),
-        roles=tuple((role_id, name) for role_id, name in document["roles"]),
-        scope=document["scope"],
-    )
-
-
 async def resolve_state(
-    user_id: str, cached: str | None, global_version: str | None, user_version: str | None
+    user_id: str, cached: str | int | None, global_version: str | None, user_version: str | None
 ) -> AuthzState | None:
-    """The state from the cached document when its versions are current, else recomputed and cached."""
+    """The state from this process's copy or the cached document when its versions are current, else
+    recomputed and cached. `cached` is STATE_CURRENT when Redis vouched for this process's copy."""
     versions = [global_version or "0", user_version or "0"]
-    if cached:
+    if cached == STATE_CURRENT and (known := known_states.get(user_id, versions)) is not None:
+        return known.state()
+    if isinstance(cached, str):
         document = json.loads(cached)
         if document.get("v") == versions and "scope" in document:  # documents cached before scopes: recompute
-            return _state(document)
+            return known_states.put(user_id, document).state()
     document = await _compute(user_id)
     if document is None:
         return None
     document["v"] = versions
     await async_redis().set(state_key(user_id), json.dumps(document), ex=STATE_TTL)
-    return _state(document)
+    return known_states.put(user_id, document).state()
 
 
 async def authz_state(user_id: str) -> AuthzState | None:

@@ -17,7 +17,7 @@ import ipaddress
 import math
 import re
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache, wraps
 from typing import Any
@@ -85,7 +85,7 @@ class Verdict:
 
 
 class Counter:
-    """One request counted in the current window of one key: a single INCR, alone or queued into a pipeline.
+    """One request counted in the current window of one key: a single INCR (or one inside the auth class's script).
 
     Windows are aligned to the clock (window n covers [n * w, (n + 1) * w) seconds of Unix time), so the window
     and its reset follow from the time and the counter's key names its window: no TTL needs reading back. The
@@ -103,26 +103,21 @@ class Counter:
         self.reset = max(1, math.ceil((window + 1) * rate.window - now))
         self.expire_at = (window + 2) * rate.window
 
-    def queue(self, pipe: Any) -> None:
-        pipe.incr(self.key)
-
-    def _verdict(self, request: HttpRequest, count: int) -> Verdict:
+    def record(self, request: HttpRequest, count: int) -> Verdict:
+        """Record on the request the verdict of the window's count `count` (the auth class counts in its own
+        Redis script, expiry included)."""
         limit = self.rate.limit
         verdict = Verdict(limit=limit, remaining=max(0, limit - count), reset=self.reset, allowed=count <= limit)
         setattr(request, _VERDICT, verdict)
         return verdict
 
-    async def settle(self, request: HttpRequest, replies: Sequence[Any]) -> Verdict:
-        """Record on the request the verdict of `replies`, the answers of the commands `queue` added."""
-        count = int(replies[0])
-        if count == 1:
-            await async_redis().expireat(self.key, self.expire_at)
-        return self._verdict(request, count)
-
     async def count(self, request: HttpRequest) -> Verdict:
         size = lease_size(self.rate)
         if size < 2:
-            return await self.settle(request, [await async_redis().incr(self.key)])
+            count = await async_redis().incr(self.key)
+            if count == 1:
+                await async_redis().expireat(self.key, self.expire_at)
+            return self.record(request, count)
         return await self._count_leased(request, size)
 
     async def _count_leased(self, request: HttpRequest, size: int) -> Verdict:
@@ -140,7 +135,7 @@ class Counter:
             if lease.left > 0:  # no await between the check and the use: one coroutine takes each unit
                 lease.left -= 1
                 lease.position += 1
-                return self._verdict(request, lease.position)
+                return self.record(request, lease.position)
             if lease.reserving is not None:
                 await lease.reserving.wait()
                 continue
@@ -156,14 +151,14 @@ class Counter:
             granted = max(0, min(size, self.rate.limit - first + 1))
             lease.left += max(0, granted - 1)
             lease.position = max(lease.position, first)
-            return self._verdict(request, first)
+            return self.record(request, first)
 
     def count_sync(self, request: HttpRequest) -> Verdict:
         redis = sync_redis()
         count = int(redis.incr(self.key))
         if count == 1:
             redis.expireat(self.key, self.expire_at)
-        return self._verdict(request, count)
+        return self.record(request, count)
 
 
 class _Lease:
