@@ -8,15 +8,18 @@ CHANNEL_LAYER_PREFIX: str = env.str(
 )
 # Redis connections the channel layer may open per process (redis-py fails beyond it instead of waiting).
 CHANNEL_LAYER_MAX_CONNECTIONS: int = env.int("CHANNEL_LAYER_MAX_CONNECTIONS", default=1000)
-# Above channels_redis' 5 s blocking pop: redis-py 8 defaults to 5 s and would abort idle receives mid-wait.
+# Seconds a channel-layer Redis command may take (the pub/sub connection is pinged every second).
 CHANNEL_LAYER_SOCKET_TIMEOUT: float = env.float("CHANNEL_LAYER_SOCKET_TIMEOUT", default=30.0)
-# Messages a channel may hold before new ones are dropped; all sockets of one process share one Redis key.
+# In-memory layer only: messages a channel may hold before new ones are dropped.
 WS_CHANNEL_CAPACITY: int = env.int("WS_CHANNEL_CAPACITY", default=1000)
 
 if REDIS_URL:
+    # Redis pub/sub: a group message is one PUBLISH, which each process subscribed to the group hands to its own
+    # sockets' in-process queues. The list-based layer stored one copy per socket and each socket popped its copy
+    # under a shared lock: a broadcast to a room of 500 cost 500 pops (scripts/bench/bench_realtime.py).
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
             "CONFIG": {
                 "hosts": [
                     {
@@ -26,7 +29,6 @@ if REDIS_URL:
                     }
                 ],
                 "prefix": CHANNEL_LAYER_PREFIX,
-                "capacity": WS_CHANNEL_CAPACITY,
             },
         }
     }

@@ -80,7 +80,7 @@ def test_settings_from_environment():
     assert data["debug"] is False
     assert data["db"] == "django.db.backends.postgresql" and data["db_name"] == "app"
     assert data["cache"] == "django_redis.cache.RedisCache"
-    assert data["layer"] == "channels_redis.core.RedisChannelLayer"
+    assert data["layer"] == "channels_redis.pubsub.RedisPubSubChannelLayer"
     assert data["broker"] == "redis://cache.example.com:6379/1"
     assert data["mongo_fallback"] is False
     assert data["hosts"] == ["api.example.com"]
