@@ -59,7 +59,7 @@ class AuthContext:
     codes: frozenset[str]
     roles: tuple[tuple[int, str], ...] = ()
     # The global authorization version this request was checked under: bumped by any change to roles or
-    # permissions, so it also keys caches of what roles look like (see rbac_selectors.role_list).
+    # permissions, so it also keys caches of what roles look like (see rbac_selectors.role_list_body).
     authz_version: str = "0"
 
     def allows(self, code: str) -> bool:

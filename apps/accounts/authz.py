@@ -200,7 +200,7 @@ def bump_global() -> None:
 
 def _bump_global_now() -> None:
     # The first bump starts from a random number, not 0: after Redis loses its data, the versions it hands out
-    # again never repeat one a process may still remember (see rbac_selectors.role_list).
+    # again never repeat one a process may still remember (see rbac_selectors.role_list_body).
     with sync_redis().pipeline(transaction=False) as pipe:
         pipe.set(global_version_key(), secrets.randbelow(2**62), nx=True)
         pipe.incr(global_version_key())

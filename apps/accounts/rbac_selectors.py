@@ -11,9 +11,10 @@ from django.utils.translation import gettext_lazy as _
 
 from apps.accounts.authz import API_PERMISSION_FILTER
 from apps.accounts.models import ApiOperation, Role, RoleProfile, User
-from apps.accounts.schemas import PermissionFilter, RoleFilter, UserFilter
+from apps.accounts.schemas import PermissionFilter, RoleFilter, RoleOut, UserFilter
+from apps.core.envelope import render_ok
 from apps.core.exceptions import NotFound
-from apps.core.pagination import PageIn, page_of, paginate_queryset
+from apps.core.pagination import Page, PageIn, page_of, paginate_queryset
 from apps.core.redis import async_redis, key
 
 ROLE_PAGE_TTL = 3600  # seconds; a page is dropped sooner by any change (its version key is left behind)
@@ -65,19 +66,22 @@ def role_out(role: Role) -> dict[str, Any]:
     }
 
 
-async def role_list(*, filters: RoleFilter, page: PageIn, authz_version: str) -> dict[str, Any]:
-    """A page of roles, cached under the global authorization version: in this process, then in Redis.
+async def role_list_body(*, filters: RoleFilter, page: PageIn, authz_version: str) -> str:
+    """A page of roles as the API answers it (the envelope, rendered), cached under the global authorization
+    version: rendered in this process, as data in Redis.
 
     Every change that can alter a role's listing (name, description, activation, permissions, deletion, a
     renamed permission code) bumps that version once it commits, and each request reads the version afresh
     (the auth class does, in its one Redis round trip), so a cached page is never stale: the next request
-    after a change looks under a new key. Pages are read far more often than roles change.
+    after a change looks under a new key. Pages are read far more often than roles change, and a page holds
+    every role's permission codes: validating and rendering it again for each request cost more than the rest
+    of the request.
     """
     query = json.dumps([filters.search, filters.is_active, page.page, page.size])
     # "0" is the version before any bump, and again after Redis lost its data: never remembered in-process.
     remembered = authz_version != "0"
-    if remembered and (result := _remembered_pages.get(authz_version, query)) is not None:
-        return result
+    if remembered and (body := _remembered_pages.get(authz_version, query)) is not None:
+        return body
     cache_key = key("rbac", "roles", authz_version, hashlib.sha256(query.encode()).hexdigest())
     redis = async_redis()
     cached = await redis.get(cache_key)
@@ -92,9 +96,11 @@ async def role_list(*, filters: RoleFilter, page: PageIn, authz_version: str) ->
         found = await paginate_queryset(roles, page)
         result = page_of([role_out(r) for r in found["items"]], total=found["total"], page=page)
         await redis.set(cache_key, json.dumps(result), ex=ROLE_PAGE_TTL)
+    # What Ninja would do with the returned page: validate it against the response schema, then render it.
+    body = render_ok(Page[RoleOut].model_validate(result).model_dump())
     if remembered:
-        _remembered_pages.put(authz_version, query, result)
-    return result
+        _remembered_pages.put(authz_version, query, body)
+    return body
 
 
 class _VersionedPages:
@@ -103,13 +109,13 @@ class _VersionedPages:
     def __init__(self, limit: int) -> None:
         self.limit = limit
         # One attribute holding both, so a reader never pairs one version with another version's pages.
-        self.current: tuple[str, dict[str, dict[str, Any]]] = ("", {})
+        self.current: tuple[str, dict[str, str]] = ("", {})
 
-    def get(self, version: str, query: str) -> dict[str, Any] | None:
+    def get(self, version: str, query: str) -> str | None:
         current_version, pages = self.current
         return pages.get(query) if version == current_version else None
 
-    def put(self, version: str, query: str, page: dict[str, Any]) -> None:
+    def put(self, version: str, query: str, page: str) -> None:
         current_version, pages = self.current
         if version != current_version or len(pages) >= self.limit:
             pages = {}

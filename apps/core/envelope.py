@@ -41,18 +41,30 @@ def json_error_response(
 ) -> HttpResponse:
     """An envelope response built outside Ninja (middleware, catch-all views)."""
     body = error_body(code or code_for_status(status), message, data)
-    return HttpResponse(
-        json.dumps(body, cls=NinjaJSONEncoder), status=status, content_type="application/json; charset=utf-8"
-    )
+    return HttpResponse(json.dumps(body, cls=NinjaJSONEncoder), status=status, content_type=JSON_CONTENT_TYPE)
+
+
+JSON_CONTENT_TYPE = "application/json; charset=utf-8"
+
+
+def render_ok(data: Any) -> str:
+    """The success envelope of `data`, as EnvelopeRenderer renders it."""
+    return json.dumps({"code": 0, "message": "OK", "data": data}, cls=NinjaJSONEncoder)
+
+
+def prerendered(body: str | bytes) -> HttpResponse:
+    """A 200 answer whose envelope was rendered (and its data validated) earlier: Ninja passes an HttpResponse
+    through without validating and rendering it again."""
+    return HttpResponse(body, content_type=JSON_CONTENT_TYPE)
 
 
 class EnvelopeRenderer(JSONRenderer):
     """Wraps every successful payload as {"code": 0, "message": "OK", "data": payload}."""
 
     def render(self, request: HttpRequest, data: Any, *, response_status: int) -> Any:
-        if not isinstance(data, Enveloped):
-            data = {"code": 0, "message": "OK", "data": data}
-        return json.dumps(data, cls=self.encoder_class, **self.json_dumps_params)
+        if isinstance(data, Enveloped):
+            return json.dumps(data, cls=self.encoder_class, **self.json_dumps_params)
+        return render_ok(data)
 
 
 # --- OpenAPI --------------------------------------------------------------------------------------------

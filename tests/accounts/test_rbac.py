@@ -535,3 +535,24 @@ async def test_role_pages_remembered_in_process_are_not_served_after_redis_loses
     await grant(None, name="another")
     assert await redis.get(global_version_key()) != version
     assert {"after-loss", "another"} <= await names()
+
+
+async def test_a_remembered_role_page_is_answered_as_the_schema_renders_it(client, admin_user):
+    """The page is rendered once per version and answered as is: the same bytes and headers as the first
+    answer, which went through the response schema (Page[RoleOut])."""
+    from apps.accounts.schemas import RoleOut
+    from apps.core.pagination import Page
+
+    headers = await bearer_headers(admin_user)
+    await grant(None, "GET:/api/v1/roles", name="rendered-role")
+    first = await client.get(ROLES, headers=headers, data={"page_size": 5})
+    again = await client.get(ROLES, headers=headers, data={"page_size": 5})
+    assert first.status_code == again.status_code == 200
+    assert again.content == first.content
+    assert again["Content-Type"] == "application/json; charset=utf-8"
+    for header in ("X-Request-ID", "X-RateLimit-Limit", "X-Content-Type-Options"):
+        assert header in again
+    body = json.loads(again.content)
+    assert body["code"] == 0 and body["message"] == "OK"
+    assert Page[RoleOut].model_validate(body["data"]).model_dump() == body["data"]
+    assert "rendered-role" in {item["name"] for item in body["data"]["items"]}

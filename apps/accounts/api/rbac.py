@@ -20,7 +20,7 @@ from apps.accounts.schemas import (
     RoleTwoFactorOut,
 )
 from apps.accounts.services import rbac as services
-from apps.core.envelope import also_answers
+from apps.core.envelope import also_answers, prerendered
 from apps.core.pagination import Page, PageIn
 from apps.org.schemas import OrgUserFilter as UserFilter
 from apps.org.schemas import OrgUserIn as UserIn
@@ -41,7 +41,8 @@ async def permission_list(request: HttpRequest, filters: Query[PermissionFilter]
 
 @router.get("/roles", response=Page[RoleOut], summary="List roles")
 async def role_list(request: HttpRequest, filters: Query[RoleFilter], page: Query[PageIn]) -> Any:
-    return await selectors.role_list(filters=filters, page=page, authz_version=_actor(request).authz_version)
+    body = await selectors.role_list_body(filters=filters, page=page, authz_version=_actor(request).authz_version)
+    return prerendered(body)  # validated against Page[RoleOut] when it was rendered
 
 
 @router.post("/roles", response={201: RoleOut}, summary="Create a role", openapi_extra=also_answers(409))
