@@ -556,3 +556,20 @@ async def test_a_remembered_role_page_is_answered_as_the_schema_renders_it(clien
     assert body["code"] == 0 and body["message"] == "OK"
     assert Page[RoleOut].model_validate(body["data"]).model_dump() == body["data"]
     assert "rendered-role" in {item["name"] for item in body["data"]["items"]}
+
+
+async def test_a_state_gone_from_redis_is_recomputed_even_when_the_process_copy_has_its_versions(client):
+    """Each process keeps a parsed copy of a user's state and uses it while Redis says, in the auth script, that
+    the versions are its own and the shared document still exists. An expired (or flushed) document sends the
+    next request back to the database, even though nothing bumped a version."""
+    from apps.accounts.authz import known_states, state_key
+    from apps.core.redis import async_redis
+
+    holder, role = await _holder_with_get_roles()
+    assert await _status(client, holder) == 200
+    assert await _status(client, holder) == 200  # answered from this process's copy
+    assert known_states.versions(str(holder.pk)) != ["", ""]
+    # A change no version sees (a queryset delete of the grants sends no m2m signal), then the document expires.
+    await Role.permissions.through.objects.filter(group_id=role.pk).adelete()
+    await async_redis().delete(state_key(str(holder.pk)))
+    assert await _status(client, holder) == 403
