@@ -107,7 +107,7 @@ async def _close_sync_thread_db_connections() -> AsyncIterator[None]:
 
 @pytest.fixture(scope="session")
 def daphne_server(django_db_setup: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    assert settings.CHANNEL_LAYERS["default"]["BACKEND"].startswith("channels_redis."), "end-to-end needs Redis"
+    assert str(settings.CHANNEL_LAYERS["default"]["BACKEND"]).startswith("channels_redis."), "end-to-end needs Redis"
     log_path = tmp_path_factory.mktemp("daphne") / "daphne.log"
     # DEBUG logs on purpose: the token must not show up even there.
     server = start_daphne({"DATABASE_URL": database_url_of_test_db(), "LOG_LEVEL": "DEBUG"}, log_path)
