@@ -1,4 +1,9 @@
-"""Settings are read from the environment only; with none at all the embedded defaults apply."""
+"""Settings are read from the environment only; with none at all the embedded defaults apply.
+
+The first tests check which backends the settings select (a unit test of configuration: nothing is connected
+to). The last one configures a process from the environment the way a deployment does, pointed at the real
+PostgreSQL, Redis and MongoDB-wire servers of scripts/services.sh, and makes each backend answer.
+"""
 
 import json
 import os
@@ -29,14 +34,55 @@ print(json.dumps({
 """
 
 
-def _probe(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+# Each backend the settings built, used once against the real services.
+SERVICES_PROBE = """
+import asyncio, json, uuid, django
+from django.conf import settings
+django.setup()
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.core.cache import cache
+from django.db import connection
+from apps.core import mongo
+
+mongo.ping()  # raises when the MongoDB-wire server does not answer
+key = "settings-probe-" + uuid.uuid4().hex
+cache.set(key, "kept", 30)
+with connection.cursor() as cursor:
+    cursor.execute("SELECT 1")
+    (one,) = cursor.fetchone()
+
+
+async def layer_round_trip():
+    layer = get_channel_layer()
+    channel = await layer.new_channel()
+    group = "probe-" + uuid.uuid4().hex
+    await layer.group_add(group, channel)
+    await layer.group_send(group, {"type": "probe.ping", "text": "hello"})
+    message = await asyncio.wait_for(layer.receive(channel), timeout=5)
+    await layer.group_discard(group, channel)
+    return message
+
+
+print(json.dumps({
+    "layer": settings.CHANNEL_LAYERS["default"]["BACKEND"],
+    "cache": cache.get(key),
+    "db": [connection.vendor, one],
+    "message": async_to_sync(layer_round_trip)(),
+    "mongo_fallback": mongo.is_fallback(),
+}))
+cache.delete(key)
+"""
+
+
+def _probe(env: dict[str, str], code: str = PROBE) -> subprocess.CompletedProcess[str]:
     base = {
         "PATH": os.environ["PATH"],
         "DJANGO_SETTINGS_MODULE": "config.settings",
         "DJANGO_READ_DOT_ENV": "false",
     }
     return subprocess.run(
-        [sys.executable, "-c", PROBE],
+        [sys.executable, "-c", code],
         cwd=ROOT,
         env={**base, **env},
         capture_output=True,
@@ -45,7 +91,7 @@ def _probe(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_settings_without_environment_use_embedded_defaults():
+def test_settings_without_environment_select_the_embedded_defaults():
     result = _probe({})
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout.strip().splitlines()[-1])
@@ -100,3 +146,16 @@ def test_production_has_no_default_admin_password():
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout.strip().splitlines()[-1])
     assert data["admin"] == ["", ""]
+
+
+def test_backends_configured_from_environment_answer_on_the_real_services():
+    """DATABASE_URL, REDIS_URL and MONGODB_URL as the test run set them (scripts/test.sh: the real servers)."""
+    env = {name: os.environ[name] for name in ("DATABASE_URL", "REDIS_URL", "MONGODB_URL", "DJANGO_SECRET_KEY")}
+    result = _probe({**env, "DJANGO_DEBUG": "false", "CACHE_KEY_PREFIX": "settings-probe"}, SERVICES_PROBE)
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout.strip().splitlines()[-1])
+    assert data["layer"] == "channels_redis.pubsub.RedisPubSubChannelLayer"
+    assert data["cache"] == "kept"
+    assert data["db"] == ["postgresql", 1]
+    assert data["message"] == {"type": "probe.ping", "text": "hello"}
+    assert data["mongo_fallback"] is False
