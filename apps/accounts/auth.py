@@ -4,7 +4,7 @@ A warm request costs one Redis round trip: one script reads the session, the ver
 copy is current) the cached state, and counts the request for the per-user rate limit.
 """
 
-import hashlib
+import functools
 import time
 from dataclasses import dataclass
 from datetime import datetime
@@ -12,7 +12,8 @@ from datetime import datetime
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy
 from ninja.security import HttpBearer
-from redis.exceptions import NoScriptError
+from redis.asyncio import Redis
+from redis.commands.core import AsyncScript
 
 from apps.accounts import routes
 from apps.accounts.access import Access
@@ -48,8 +49,13 @@ if #KEYS > 5 then
 end
 return {uid, seen, gv, uv, state, count}
 """
-# Redis names a cached script by its SHA-1 (an identifier, not a security measure).
-READ_SESSION_SHA = hashlib.sha1(READ_SESSION_SCRIPT.encode(), usedforsecurity=False).hexdigest()
+
+
+@functools.lru_cache(maxsize=8)
+def read_session_script(client: Redis) -> AsyncScript:
+    """The script bound to one client (there is one per event loop): redis-py runs it by its SHA-1 and loads
+    it again when Redis answers NOSCRIPT (after a restart or a SCRIPT FLUSH)."""
+    return client.register_script(READ_SESSION_SCRIPT)
 
 
 @dataclass(frozen=True)
@@ -85,11 +91,7 @@ async def authenticate_token(token: str, request: HttpRequest | None = None) -> 
     if counter is not None:
         keys.append(counter.key)
         arguments.append(counter.expire_at)
-    redis = async_redis()
-    try:
-        reply = await redis.evalsha(READ_SESSION_SHA, len(keys), *keys, *arguments)
-    except NoScriptError:  # a restarted or flushed Redis: EVAL caches the script again
-        reply = await redis.eval(READ_SESSION_SCRIPT, len(keys), *keys, *arguments)
+    reply = await read_session_script(async_redis())(keys=keys, args=arguments)
     session_user, seen, global_version, user_version, cached, count = reply
     if counter is not None and request is not None:
         counter.record(request, int(count))

@@ -125,9 +125,6 @@ class _KnownStates:
             self._states.popitem(last=False)
         return known
 
-    def clear(self) -> None:
-        self._states.clear()
-
 
 known_states = _KnownStates()
 

@@ -12,7 +12,7 @@ from django.utils.translation import gettext_lazy as _
 from apps.accounts.authz import API_PERMISSION_FILTER
 from apps.accounts.models import ApiOperation, Role, RoleProfile, User
 from apps.accounts.schemas import PermissionFilter, RoleFilter, RoleOut, UserFilter
-from apps.core.envelope import render_ok
+from apps.core.envelope import render_body
 from apps.core.exceptions import NotFound
 from apps.core.pagination import Page, PageIn, page_of, paginate_queryset
 from apps.core.redis import async_redis, key
@@ -97,7 +97,7 @@ async def role_list_body(*, filters: RoleFilter, page: PageIn, authz_version: st
         result = page_of([role_out(r) for r in found["items"]], total=found["total"], page=page)
         await redis.set(cache_key, json.dumps(result), ex=ROLE_PAGE_TTL)
     # What Ninja would do with the returned page: validate it against the response schema, then render it.
-    body = render_ok(Page[RoleOut].model_validate(result).model_dump())
+    body = render_body(Page[RoleOut].model_validate(result).model_dump())
     if remembered:
         _remembered_pages.put(authz_version, query, body)
     return body

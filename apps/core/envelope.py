@@ -11,6 +11,7 @@ from ninja.responses import NinjaJSONEncoder
 
 from apps.core.exceptions import DEFAULT_MESSAGES, ErrorCode, code_for_status
 
+JSON_CONTENT_TYPE = "application/json; charset=utf-8"
 NO_ENVELOPE = "x-no-envelope"  # openapi_extra flag of the few routes that answer a bare document
 ALSO_ANSWERS = "x-also-answers"  # openapi_extra list of the error statuses only some operations can answer
 
@@ -44,12 +45,10 @@ def json_error_response(
     return HttpResponse(json.dumps(body, cls=NinjaJSONEncoder), status=status, content_type=JSON_CONTENT_TYPE)
 
 
-JSON_CONTENT_TYPE = "application/json; charset=utf-8"
-
-
-def render_ok(data: Any) -> str:
-    """The success envelope of `data`, as EnvelopeRenderer renders it."""
-    return json.dumps({"code": 0, "message": "OK", "data": data}, cls=NinjaJSONEncoder)
+def render_body(data: Any) -> str:
+    """The body of an API answer: an envelope as it is, anything else as the data of a success envelope."""
+    body = data if isinstance(data, Enveloped) else {"code": 0, "message": "OK", "data": data}
+    return json.dumps(body, cls=NinjaJSONEncoder)
 
 
 def prerendered(body: str | bytes) -> HttpResponse:
@@ -62,9 +61,7 @@ class EnvelopeRenderer(JSONRenderer):
     """Wraps every successful payload as {"code": 0, "message": "OK", "data": payload}."""
 
     def render(self, request: HttpRequest, data: Any, *, response_status: int) -> Any:
-        if isinstance(data, Enveloped):
-            return json.dumps(data, cls=self.encoder_class, **self.json_dumps_params)
-        return render_ok(data)
+        return render_body(data)
 
 
 # --- OpenAPI --------------------------------------------------------------------------------------------

@@ -573,3 +573,13 @@ async def test_a_state_gone_from_redis_is_recomputed_even_when_the_process_copy_
     await Role.permissions.through.objects.filter(group_id=role.pk).adelete()
     await async_redis().delete(state_key(str(holder.pk)))
     assert await _status(client, holder) == 403
+
+
+async def test_requests_pass_after_redis_forgot_the_auth_script(client):
+    """A restarted Redis (or SCRIPT FLUSH) no longer knows the auth script: it is loaded again, not failed."""
+    from apps.core.redis import async_redis
+
+    holder, _role = await _holder_with_get_roles()
+    assert await _status(client, holder) == 200
+    await async_redis().script_flush()
+    assert await _status(client, holder) == 200
