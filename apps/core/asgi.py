@@ -206,21 +206,15 @@ class ASGIHandler(asgi.ASGIHandler):
         # requests always lands in one of them, never after the response is through.
         listener = asyncio.create_task(self.listen_for_disconnect(receive))
         listener.add_done_callback(on_listener_done)
+        response = None
         try:
-            try:
-                response = await self.run_get_response(request)
-            except asyncio.CancelledError:
-                if not aborted:
-                    raise
-                this_task.uncancel()
-                return None
-            try:
-                await self.send_response(response, send)
-            except asyncio.CancelledError:  # the client left while it was being sent
-                if not aborted:
-                    raise
-                this_task.uncancel()
-            return response
+            response = await self.run_get_response(request)
+            await self.send_response(response, send)
+        except asyncio.CancelledError:
+            if not aborted:
+                raise
+            this_task.uncancel()  # the client left: before the response (None), or while it was being sent
         finally:
             listener.remove_done_callback(on_listener_done)
             listener.cancel()
+        return response
