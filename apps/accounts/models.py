@@ -86,3 +86,18 @@ class ApiOperation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.method}:{self.path}"
+
+
+class TableRowCount(models.Model):
+    """The row count of a table, kept by PostgreSQL triggers (migration 0006) in the same transaction as each
+    insert, delete or truncate: the unfiltered user list's total is one row read, not a COUNT(*) over the table.
+    No row (SQLite, or a table without triggers): callers count the rows themselves."""
+
+    table_name = models.CharField(max_length=63, primary_key=True)
+    row_count = models.BigIntegerField()
+
+    class Meta:
+        verbose_name = "table row count"
+
+    def __str__(self) -> str:
+        return f"{self.table_name}: {self.row_count}"

@@ -10,7 +10,7 @@ from django.db.models import Prefetch, Q, Subquery
 from django.utils.translation import gettext_lazy as _
 
 from apps.accounts.authz import API_PERMISSION_FILTER
-from apps.accounts.models import ApiOperation, Role, RoleProfile, User
+from apps.accounts.models import ApiOperation, Role, RoleProfile, TableRowCount, User
 from apps.accounts.schemas import PermissionFilter, RoleFilter, RoleOut, UserFilter
 from apps.core.envelope import render_body
 from apps.core.exceptions import NotFound
@@ -178,8 +178,18 @@ async def user_list(*, actor: User, filters: UserFilter, page: PageIn) -> dict[s
         users = users.filter(is_active=filters.is_active)
     if filters.role is not None:
         users = users.filter(groups__pk=filters.role)
-    result = await paginate_queryset(users, page)
+    result = await paginate_queryset(users, page, total=await kept_total(users))
     return page_of([user_out(u) for u in result["items"]], total=result["total"], page=page)
+
+
+async def kept_total(users: Any) -> int | None:
+    """The user table's trigger-kept row count when the list is the whole table (no filter, no data scope);
+    None otherwise, or where no count is kept (SQLite): the caller counts."""
+    if users.query.where:
+        return None
+    return await (
+        TableRowCount.objects.filter(table_name=User._meta.db_table).values_list("row_count", flat=True).afirst()
+    )
 
 
 def _path_of(department_id: int) -> Any:

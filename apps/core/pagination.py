@@ -38,9 +38,11 @@ def page_of(items: Sequence[Any], *, total: int, page: PageIn) -> dict[str, Any]
     return {"items": list(items), "total": total, "page": page.page, "page_size": page.size}
 
 
-async def paginate_queryset(queryset: QuerySet[Any], page: PageIn) -> dict[str, Any]:
-    """One page of an ordered queryset (callers give a stable order_by)."""
-    total = await queryset.acount()
+async def paginate_queryset(queryset: QuerySet[Any], page: PageIn, *, total: int | None = None) -> dict[str, Any]:
+    """One page of an ordered queryset (callers give a stable order_by); `total`: its row count when the caller
+    knows it without counting."""
+    if total is None:
+        total = await queryset.acount()
     offset = page.offset
     if offset >= total:
         items: list[Any] = []
