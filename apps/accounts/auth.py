@@ -112,7 +112,7 @@ async def authenticate_token(token: str, request: HttpRequest | None = None) -> 
 
 
 def bearer_token(request: HttpRequest) -> str:
-    header = request.headers.get("Authorization", "")
+    header = request.META.get("HTTP_AUTHORIZATION", "")  # META: request.headers would copy every header first
     if not header:
         raise NotAuthenticated()
     scheme, _, token = header.partition(" ")

@@ -5,8 +5,9 @@ from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponseBase
 from django.middleware import locale
+from django.utils.cache import patch_vary_headers
 from django.utils import translation
 from django.utils.translation import trans_real
 
@@ -47,5 +48,13 @@ class LocaleMiddleware(InlineHooksMixin, locale.LocaleMiddleware):
         if not is_api_call(request):
             super().process_request(request)
             return
-        translation.activate(language_from_accept_header(request.headers.get("Accept-Language", "")))
+        translation.activate(language_from_accept_header(request.META.get("HTTP_ACCEPT_LANGUAGE", "")))
         request.LANGUAGE_CODE = translation.get_language()
+
+    def process_response(self, request: HttpRequest, response: HttpResponseBase) -> HttpResponseBase:
+        if not is_api_call(request):
+            return super().process_response(request, response)
+        # What Django's does for a URL outside i18n_patterns (the API has none), without its path lookups.
+        patch_vary_headers(response, ("Accept-Language",))
+        response.headers.setdefault("Content-Language", translation.get_language())
+        return response

@@ -2,9 +2,9 @@
 adapters of Django's own middleware that spare API calls the thread hops Django pays for each hook."""
 
 import logging
+import random
 import re
 import time
-import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -57,12 +57,14 @@ def sane_request_id(value: str | None) -> str:
     """Echo a client's request id only when it is short and plain; otherwise generate one."""
     if value and _SANE_REQUEST_ID.match(value):
         return value
-    return uuid.uuid4().hex
+    # An id, not a secret: 128 random bits from the process's generator, a tenth of uuid4()'s cost (a syscall).
+    return f"{random.getrandbits(128):032x}"
 
 
 class RequestIdMiddleware(_HookMiddleware):
     def before(self, request: HttpRequest) -> Any:
-        request_id = sane_request_id(request.headers.get("X-Request-ID"))
+        # META, not request.headers: building that mapping costs more than the rest of this hook.
+        request_id = sane_request_id(request.META.get("HTTP_X_REQUEST_ID"))
         request.request_id = request_id  # type: ignore[attr-defined]
         return request_id_var.set(request_id)
 
