@@ -4,7 +4,6 @@ A warm request costs one Redis round trip: one script reads the session, the ver
 copy is current) the cached state, and counts the request for the per-user rate limit.
 """
 
-import functools
 import time
 from dataclasses import dataclass
 from datetime import datetime
@@ -12,8 +11,6 @@ from datetime import datetime
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy
 from ninja.security import HttpBearer
-from redis.asyncio import Redis
-from redis.commands.core import AsyncScript
 
 from apps.accounts import routes
 from apps.accounts.access import Access
@@ -23,7 +20,7 @@ from apps.accounts.sessions import seen_key, session_key, session_touch
 from apps.accounts.tokens import decode_token
 from apps.core.exceptions import NotAuthenticated, PermissionDenied, SessionRevoked, TokenInvalid
 from apps.core.ratelimit import user_counter
-from apps.core.redis import async_redis
+from apps.core.redis_scripts import RequestPathScript
 
 SEEN_RESOLUTION = 60  # seconds: last_seen_at is refreshed at most this often per session
 
@@ -51,11 +48,7 @@ return {uid, seen, gv, uv, state, count}
 """
 
 
-@functools.lru_cache(maxsize=8)
-def read_session_script(client: Redis) -> AsyncScript:
-    """The script bound to one client (there is one per event loop): redis-py runs it by its SHA-1 and loads
-    it again when Redis answers NOSCRIPT (after a restart or a SCRIPT FLUSH)."""
-    return client.register_script(READ_SESSION_SCRIPT)
+read_session = RequestPathScript(READ_SESSION_SCRIPT)
 
 
 @dataclass(frozen=True)
@@ -91,7 +84,7 @@ async def authenticate_token(token: str, request: HttpRequest | None = None) -> 
     if counter is not None:
         keys.append(counter.key)
         arguments.append(counter.expire_at)
-    reply = await read_session_script(async_redis())(keys=keys, args=arguments)
+    reply = await read_session(keys, arguments)
     session_user, seen, global_version, user_version, cached, count = reply
     if counter is not None and request is not None:
         counter.record(request, int(count))

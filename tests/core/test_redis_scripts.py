@@ -1,0 +1,81 @@
+"""The request path's Lua script runner (apps/core/redis_scripts.py) against the real Redis."""
+
+import asyncio
+import socket
+
+import pytest
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import ResponseError
+
+from apps.core import redis_scripts
+from apps.core.redis import async_redis
+from apps.core.redis_scripts import RequestPathScript
+
+ECHO = "return {KEYS[1], ARGV[1]}"
+
+
+def _closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+async def test_each_call_gets_its_own_reply_under_concurrency():
+    script = RequestPathScript(ECHO)
+    replies = await asyncio.gather(*[script([f"k{i}"], [str(i)]) for i in range(300)])
+    assert replies == [[f"k{i}", str(i)] for i in range(300)]
+    client, connections = script._connections()
+    assert connections is not None and connections.opened <= redis_scripts.MAX_CONNECTIONS
+
+
+async def test_a_flushed_script_is_loaded_again():
+    script = RequestPathScript(ECHO + " -- flushed")
+    await async_redis().script_flush()
+    assert await script(["a"], ["1"]) == ["a", "1"]  # NOSCRIPT, then EVAL
+    assert (await async_redis().script_exists(script.sha)) == [True]
+    assert await script(["b"], ["2"]) == ["b", "2"]
+
+
+async def test_a_cancelled_call_leaves_no_reply_for_the_next_one():
+    script = RequestPathScript(ECHO)
+    assert await script(["warm"], ["0"]) == ["warm", "0"]
+    cancelled = 0
+    for attempt in range(6):
+        task = asyncio.create_task(script(["cancelled"], [f"c{attempt}"]))
+        for _ in range(attempt):
+            await asyncio.sleep(0)  # cancel at different points: before the send, waiting for the reply ...
+        task.cancel()
+        try:
+            await task
+        except asyncio.CancelledError:
+            cancelled += 1
+        assert await script(["next"], [f"n{attempt}"]) == ["next", f"n{attempt}"]
+    assert cancelled >= 3
+
+
+async def test_connections_redis_dropped_are_replaced():
+    script = RequestPathScript(ECHO)
+    await asyncio.gather(*[script(["k"], [str(i)]) for i in range(20)])
+    killed = await async_redis().client_kill_filter(_type="normal", skipme=True)
+    assert killed >= 1
+    assert await asyncio.gather(*[script(["k"], [str(i)]) for i in range(20)]) == [["k", str(i)] for i in range(20)]
+
+
+async def test_a_script_error_is_raised_and_the_connection_stays_usable():
+    broken = RequestPathScript("return redis.call('no-such-command')")
+    with pytest.raises(ResponseError):
+        await broken([], [])
+    assert await RequestPathScript(ECHO)(["after"], ["x"]) == ["after", "x"]
+
+
+async def test_redis_down_raises_a_connection_error(settings):
+    settings.REDIS_URL = f"redis://127.0.0.1:{_closed_port()}/0"
+    with pytest.raises(RedisConnectionError):
+        await RequestPathScript(ECHO)(["k"], ["v"])
+
+
+async def test_without_a_redis_server_the_embedded_fake_runs_the_script(settings):
+    settings.REDIS_URL = ""
+    script = RequestPathScript(ECHO)
+    assert await script(["k"], ["v"]) == ["k", "v"]
+    assert script._connections()[1] is None
