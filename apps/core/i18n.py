@@ -7,8 +7,8 @@ from typing import Any
 from django.conf import settings
 from django.http import HttpRequest, HttpResponseBase
 from django.middleware import locale
-from django.utils.cache import patch_vary_headers
 from django.utils import translation
+from django.utils.cache import patch_vary_headers
 from django.utils.translation import trans_real
 
 from apps.core.middleware import InlineHooksMixin, is_api_call
