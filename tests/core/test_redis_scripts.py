@@ -24,7 +24,7 @@ async def test_each_call_gets_its_own_reply_under_concurrency():
     script = RequestPathScript(ECHO)
     replies = await asyncio.gather(*[script([f"k{i}"], [str(i)]) for i in range(300)])
     assert replies == [[f"k{i}", str(i)] for i in range(300)]
-    client, connections = script._connections()
+    _client, connections = script._connections()
     assert connections is not None and connections.opened <= redis_scripts.MAX_CONNECTIONS
 
 
