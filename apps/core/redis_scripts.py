@@ -14,8 +14,10 @@ from collections.abc import Sequence
 from typing import Any
 
 import hiredis
+from django.conf import settings
 from redis.asyncio import Redis
 from redis.asyncio.connection import AbstractConnection, ConnectionPool
+from redis.commands.core import AsyncScript
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import NoScriptError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -58,24 +60,25 @@ class RequestPathScript:
     def __init__(self, source: str) -> None:
         self.source = source
         self.sha = hashlib.sha1(source.encode()).hexdigest()  # noqa: S324 - Redis names scripts by SHA-1
-        self._per_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, tuple[Redis, _Connections | None]] = (
-            weakref.WeakKeyDictionary()
-        )
+        self._per_loop: weakref.WeakKeyDictionary[
+            asyncio.AbstractEventLoop, tuple[Redis, _Connections | AsyncScript]
+        ] = weakref.WeakKeyDictionary()
 
-    def _connections(self) -> tuple[Redis, _Connections | None]:
+    def _runner(self) -> _Connections | AsyncScript:
+        """This loop's connections, or (no REDIS_URL: async_redis() is fakeredis) the client's registered script."""
         loop = asyncio.get_running_loop()
         client = async_redis()
         known = self._per_loop.get(loop)
         if known is None or known[0] is not client:
-            fake = type(client).__module__.startswith("fakeredis")
-            known = (client, None if fake else _Connections(client.connection_pool))
+            runner = _Connections(client.connection_pool) if settings.REDIS_URL else client.register_script(self.source)
+            known = (client, runner)
             self._per_loop[loop] = known
-        return known
+        return known[1]
 
     async def __call__(self, keys: Sequence[str], args: Sequence[str | int]) -> Any:
-        client, connections = self._connections()
-        if connections is None:
-            return await client.register_script(self.source)(keys=list(keys), args=list(args))
+        connections = self._runner()
+        if not isinstance(connections, _Connections):
+            return await connections(keys=list(keys), args=list(args))
         # (hiredis' stub types the command as a one-element tuple)
         evalsha = hiredis.pack_command(("EVALSHA", self.sha, len(keys), *keys, *args))  # type: ignore[arg-type]
         try:

@@ -24,8 +24,8 @@ async def test_each_call_gets_its_own_reply_under_concurrency():
     script = RequestPathScript(ECHO)
     replies = await asyncio.gather(*[script([f"k{i}"], [str(i)]) for i in range(300)])
     assert replies == [[f"k{i}", str(i)] for i in range(300)]
-    _client, connections = script._connections()
-    assert connections is not None and connections.opened <= redis_scripts.MAX_CONNECTIONS
+    connections = script._runner()
+    assert isinstance(connections, redis_scripts._Connections) and connections.opened <= redis_scripts.MAX_CONNECTIONS
 
 
 async def test_a_flushed_script_is_loaded_again():
@@ -78,4 +78,4 @@ async def test_without_a_redis_server_the_embedded_fake_runs_the_script(settings
     settings.REDIS_URL = ""
     script = RequestPathScript(ECHO)
     assert await script(["k"], ["v"]) == ["k", "v"]
-    assert script._connections()[1] is None
+    assert not isinstance(script._runner(), redis_scripts._Connections)  # fakeredis runs the registered script
