@@ -14,7 +14,9 @@ from apps.audit.records import new_record_id
 from apps.core import mongo
 from tests.audit.conftest import amake_user, logged_failed_login, make_user
 
-T0 = (datetime.now(UTC) - timedelta(days=1)).replace(microsecond=0)  # well within the retention TTL
+# Noon yesterday: well within the retention TTL, and T0 plus the seeded records' minutes stays on one UTC day
+# (from late evening, "until=<T0's day>" would miss the records past midnight).
+T0 = (datetime.now(UTC) - timedelta(days=1)).replace(hour=12, minute=0, second=0, microsecond=0)
 OLDEST = re.compile(r"/api/v1/things/0\s*<")
 
 
