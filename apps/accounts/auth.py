@@ -5,7 +5,7 @@ copy is current) the cached state, and counts the request for the per-user rate 
 """
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from django.http import HttpRequest
@@ -60,6 +60,7 @@ class AuthContext:
     # The global authorization version this request was checked under: bumped by any change to roles or
     # permissions, so it also keys caches of what roles look like (see rbac_selectors.role_list_body).
     authz_version: str = "0"
+    rendered: dict[str, str] = field(default_factory=dict, compare=False, repr=False)  # see AuthzState.rendered
 
     def allows(self, code: str) -> bool:
         return self.user.is_superuser or code in self.codes
@@ -101,6 +102,7 @@ async def authenticate_token(token: str, request: HttpRequest | None = None) -> 
         codes=state.codes,
         roles=state.roles,
         authz_version=global_version or "0",
+        rendered=state.rendered,
     )
 
 

@@ -54,6 +54,9 @@ class AuthzState:
     codes: frozenset[str] = field(default_factory=frozenset)
     roles: tuple[tuple[int, str], ...] = ()  # (id, name) of every role the user holds, by name
     scope: dict[str, Any] = field(default_factory=lambda: {"all": False, "departments": []})  # apps/org/scope.py
+    # Bodies rendered from this state alone (apps/accounts/selectors.py), shared by every request it serves:
+    # they live exactly as long as the state, which is replaced as soon as a version it was built under moves.
+    rendered: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
 
     def allows(self, code: str) -> bool:
         return self.user.is_superuser or code in self.codes
@@ -81,12 +84,13 @@ class _KnownState:
     codes: frozenset[str]
     roles: tuple[tuple[int, str], ...]
     scope: dict[str, Any]
+    rendered: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
 
     def state(self) -> AuthzState:
         # A new instance per request: views may set attributes on request.auth; from_db marks it as loaded, and
         # the password stays deferred (services re-read the row to use it).
         user = User.from_db("default", self.names, self.values)
-        return AuthzState(user=user, codes=self.codes, roles=self.roles, scope=self.scope)
+        return AuthzState(user=user, codes=self.codes, roles=self.roles, scope=self.scope, rendered=self.rendered)
 
 
 class _KnownStates:

@@ -8,7 +8,9 @@ from apps.accounts import routes
 from apps.accounts.access import Access
 from apps.accounts.auth import AuthContext
 from apps.accounts.authz import API_PERMISSION_FILTER
+from apps.accounts.schemas import UserInfoOut
 from apps.accounts.sessions import sessions_of
+from apps.core.envelope import render_body
 
 # Every API permission code, remembered under the global authorization version it was read at: any change to
 # the permission catalogue bumps that version (apps/accounts/receivers.py), so the list is never stale.
@@ -41,6 +43,23 @@ async def user_info(*, context: AuthContext) -> dict[str, Any]:
         "roles": roles,
         "permissions": sorted(codes),
     }
+
+
+async def user_info_body(*, context: AuthContext) -> str:
+    """user_info as the API answers it (the envelope, rendered), once per cached authorization state.
+
+    Every field comes from the state the auth class resolved (the permission catalogue of a superuser under
+    the state's global version), so the body is kept on the state: a request that reuses the state reuses the
+    body, and any change that could alter it moves a version and brings a new state. Validating and rendering
+    some sixty permission codes cost more than the rest of the request.
+    """
+    if (body := context.rendered.get("user_info")) is not None:
+        return body
+    # What Ninja would do with the returned dict: validate it against the response schema, then render it.
+    body = render_body(UserInfoOut.model_validate(await user_info(context=context)).model_dump())
+    if context.authz_version != "0":  # "0": no bump seen yet, or Redis lost its data (as all_api_codes)
+        context.rendered["user_info"] = body
+    return body
 
 
 async def session_list(*, context: AuthContext) -> list[dict[str, Any]]:

@@ -4,7 +4,7 @@ from dataclasses import asdict
 from typing import Any
 
 from django.conf import settings
-from django.http import HttpRequest, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils.translation import gettext_lazy as _
 from ninja import Router
 
@@ -36,7 +36,7 @@ from apps.accounts.schemas import (
 from apps.accounts.services import auth as auth_services
 from apps.accounts.sessions import sessions_end
 from apps.core.client_ip import client_ip
-from apps.core.envelope import NO_ENVELOPE, also_answers
+from apps.core.envelope import NO_ENVELOPE, also_answers, prerendered
 from apps.core.exceptions import NotFound
 from apps.security import captcha
 
@@ -221,8 +221,8 @@ async def logout_all(request: HttpRequest) -> None:
 
 @router.get("/user/info", response=UserInfoOut, summary="The signed-in user, roles and permissions")
 @signed_in
-async def user_info(request: HttpRequest) -> dict[str, Any]:
-    return await selectors.user_info(context=_context(request))
+async def user_info(request: HttpRequest) -> HttpResponse:
+    return prerendered(await selectors.user_info_body(context=_context(request)))  # validated when rendered
 
 
 @router.get("/user/routes", response=list[OperationOut], summary="Operations the caller may call")
