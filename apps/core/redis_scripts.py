@@ -1,10 +1,12 @@
 """A Lua script for the request path, run on a few connections of its own.
 
 redis-py's registered script goes through the client's pool checkout (a lock and a readability probe of the
-socket), its retry wrapper, an argument encoder per argument and its response callbacks: about 110 µs of the
-event loop per call under load, against about 35 µs for the same EVALSHA packed by hiredis and written to a
-connection taken from a queue (scripts/bench/bench_baseline.py measures the request; docs/performance.md).
-Where there is no Redis server (the embedded default's fakeredis) the registered script runs instead.
+socket), its retry wrapper, an argument encoder per argument and its response callbacks; even a bare
+connection reads each reply through a stream reader and a timeout scope. Here redis-py opens the connection
+(address, TLS, AUTH, SELECT: every option of REDIS_URL), then the socket is handed to a small protocol: the
+EVALSHA packed by hiredis is written straight to the transport and the reply, parsed by hiredis, resolves a
+future (scripts/bench/bench_baseline.py measures the request; docs/performance.md). Where there is no Redis
+server (the embedded default's fakeredis) the registered script runs instead.
 """
 
 import asyncio
@@ -15,11 +17,12 @@ from typing import Any
 
 import hiredis
 from django.conf import settings
+from redis._parsers.base import BaseParser
 from redis.asyncio import Redis
-from redis.asyncio.connection import AbstractConnection, ConnectionPool
+from redis.asyncio.connection import ConnectionPool
 from redis.commands.core import AsyncScript
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import NoScriptError
+from redis.exceptions import NoScriptError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from apps.core.redis import async_redis
@@ -28,26 +31,88 @@ MAX_CONNECTIONS = 64  # per event loop; beyond it a call waits for a connection 
 ACQUIRE_TIMEOUT = 5  # seconds, as for the shared pool: then the request fails with 50300
 
 
+class _Wire(asyncio.Protocol):
+    """One connection after redis-py's handshake: one command at a time, its reply handed to the waiting call."""
+
+    def __init__(self, transport: asyncio.Transport, decode: bool, encoding: str, errors: str) -> None:
+        self.transport = transport
+        options: dict[str, Any] = {"encoding": encoding, "errors": errors} if decode else {}
+        self.reader = hiredis.Reader(**options)
+        self.waiter: asyncio.Future[Any] | None = None
+        self.lost = False
+
+    def data_received(self, data: bytes) -> None:
+        self.reader.feed(data)
+        reply = self.reader.gets()
+        if reply is False:
+            return  # the rest of the reply is still on its way
+        waiter, self.waiter = self.waiter, None
+        if waiter is None or waiter.done():  # nobody asked (or the asker left): the stream is out of step
+            self.transport.close()
+        else:
+            waiter.set_result(reply)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.lost = True
+        waiter, self.waiter = self.waiter, None
+        if waiter is not None and not waiter.done():
+            waiter.set_exception(RedisConnectionError("Connection closed by server."))
+
+    async def command(self, packed: bytes) -> Any:
+        """The reply of one packed command; an error reply raises what redis-py would (NOSCRIPT: NoScriptError)."""
+        if self.lost:
+            raise RedisConnectionError("Connection closed by server.")
+        self.waiter = asyncio.get_running_loop().create_future()
+        self.transport.write(packed)
+        reply = await self.waiter
+        if isinstance(reply, hiredis.ReplyError):
+            raise BaseParser.parse_error(str(reply))
+        return reply
+
+
 class _Connections:
     """The idle connections of one event loop, opened on demand up to MAX_CONNECTIONS."""
 
     def __init__(self, pool: ConnectionPool) -> None:
         self.pool = pool
-        self.idle: asyncio.Queue[AbstractConnection] = asyncio.Queue()
+        self.idle: asyncio.Queue[_Wire] = asyncio.Queue()
         self.opened = 0
 
-    async def take(self) -> AbstractConnection:
-        if not self.idle.empty():
-            return self.idle.get_nowait()
+    async def take(self) -> _Wire:
+        while not self.idle.empty():
+            wire = self.idle.get_nowait()
+            if not wire.lost:
+                return wire
+            self.opened -= 1
         if self.opened < MAX_CONNECTIONS:
             self.opened += 1
-            connection: AbstractConnection = self.pool.connection_class(**self.pool.connection_kwargs)
-            return connection  # it connects on its first command
+            try:
+                return await self._open()
+            except BaseException:
+                self.opened -= 1
+                raise
         async with asyncio.timeout(ACQUIRE_TIMEOUT):
             return await self.idle.get()
 
-    def give_back(self, connection: AbstractConnection) -> None:
-        self.idle.put_nowait(connection)
+    async def _open(self) -> _Wire:
+        kwargs = self.pool.connection_kwargs
+        connection = self.pool.connection_class(**kwargs)
+        await connection.connect()
+        transport = connection._writer.transport  # type: ignore[union-attr]  # the socket redis-py set up
+        wire = _Wire(
+            transport,  # type: ignore[arg-type]
+            decode=bool(kwargs.get("decode_responses")),
+            encoding=kwargs.get("encoding", "utf-8"),
+            errors=kwargs.get("encoding_errors", "strict"),
+        )
+        transport.set_protocol(wire)  # from here on redis-py's reader is never fed, nor read
+        return wire
+
+    def give_back(self, wire: _Wire) -> None:
+        if wire.lost:
+            self.opened -= 1
+        else:
+            self.idle.put_nowait(wire)
 
 
 class RequestPathScript:
@@ -89,19 +154,21 @@ class RequestPathScript:
     async def _run(
         self, connections: _Connections, evalsha: bytes, keys: Sequence[str], args: Sequence[str | int]
     ) -> Any:
-        connection = await connections.take()
+        wire = await connections.take()
         finished = False
         try:
             try:
-                await connection.send_packed_command(evalsha, check_health=False)
-                reply = await connection.read_response()
+                reply = await wire.command(evalsha)
             except NoScriptError:
                 command = hiredis.pack_command(("EVAL", self.source, len(keys), *keys, *args))  # type: ignore[arg-type]
-                await connection.send_packed_command(command, check_health=False)
-                reply = await connection.read_response()
+                reply = await wire.command(command)
             finished = True
             return reply
+        except ResponseError:
+            finished = True  # an error reply: the connection is in step, the next command can use it
+            raise
         finally:
             if not finished:
-                await connection.disconnect(nowait=True)
-            connections.give_back(connection)
+                wire.transport.close()  # a reply may still come: it must not be read as the next call's
+                wire.lost = True
+            connections.give_back(wire)

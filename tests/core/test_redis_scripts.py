@@ -4,8 +4,8 @@ import asyncio
 import socket
 
 import pytest
+from redis.exceptions import BusyLoadingError, ResponseError
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import ResponseError
 
 from apps.core import redis_scripts
 from apps.core.redis import async_redis
@@ -79,3 +79,32 @@ async def test_without_a_redis_server_the_embedded_fake_runs_the_script(settings
     script = RequestPathScript(ECHO)
     assert await script(["k"], ["v"]) == ["k", "v"]
     assert not isinstance(script._runner(), redis_scripts._Connections)  # fakeredis runs the registered script
+
+
+async def test_a_reply_larger_than_one_read_arrives_whole():
+    big = RequestPathScript("return string.rep(ARGV[1], tonumber(ARGV[2]))")
+    reply = await big([], ["ab", 600_000])  # 1.2 MB: many reads of the socket
+    assert reply == "ab" * 600_000
+    assert await RequestPathScript(ECHO)(["after"], ["big"]) == ["after", "big"]
+
+
+async def test_the_connection_speaks_to_the_database_of_redis_url(settings):
+    default_database = async_redis()
+    settings.REDIS_URL = settings.REDIS_URL.rsplit("/", 1)[0] + "/13"
+    script = RequestPathScript("redis.call('set', KEYS[1], ARGV[1]) return redis.call('get', KEYS[1])")
+    name = "redis-scripts:database-check"
+    try:
+        assert await script([name], ["here"]) == "here"
+        assert await async_redis().get(name) == "here"  # database 13, as REDIS_URL says (the SELECT carried over)
+        assert await default_database.get(name) is None
+    finally:
+        await async_redis().delete(name)
+
+
+async def test_error_replies_raise_what_redis_py_raises():
+    loading = RequestPathScript("return redis.error_reply('LOADING Redis is loading the dataset in memory')")
+    with pytest.raises(BusyLoadingError):  # a connection error: the caller answers 50300
+        await loading([], [])
+    with pytest.raises(ResponseError, match="WRONGTYPE"):
+        await RequestPathScript("return redis.error_reply('WRONGTYPE not a list')")([], [])
+    assert await RequestPathScript(ECHO)(["after"], ["errors"]) == ["after", "errors"]
