@@ -19,7 +19,7 @@ import hiredis
 from django.conf import settings
 from redis._parsers.base import BaseParser
 from redis.asyncio import Redis
-from redis.asyncio.connection import ConnectionPool
+from redis.asyncio.connection import AbstractConnection, ConnectionPool
 from redis.commands.core import AsyncScript
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import NoScriptError, ResponseError
@@ -34,8 +34,10 @@ ACQUIRE_TIMEOUT = 5  # seconds, as for the shared pool: then the request fails w
 class _Wire(asyncio.Protocol):
     """One connection after redis-py's handshake: one command at a time, its reply handed to the waiting call."""
 
-    def __init__(self, transport: asyncio.Transport, decode: bool, encoding: str, errors: str) -> None:
-        self.transport = transport
+    def __init__(self, connection: AbstractConnection, decode: bool, encoding: str, errors: str) -> None:
+        # Kept for the wire's lifetime: redis-py closes the socket of a Connection it collects.
+        self.connection = connection
+        self.transport: asyncio.Transport = connection._writer.transport  # type: ignore[union-attr,assignment]
         options: dict[str, Any] = {"encoding": encoding, "errors": errors} if decode else {}
         self.reader = hiredis.Reader(**options)
         self.waiter: asyncio.Future[Any] | None = None
@@ -48,9 +50,13 @@ class _Wire(asyncio.Protocol):
             return  # the rest of the reply is still on its way
         waiter, self.waiter = self.waiter, None
         if waiter is None or waiter.done():  # nobody asked (or the asker left): the stream is out of step
-            self.transport.close()
+            self.close()
         else:
             waiter.set_result(reply)
+
+    def close(self) -> None:
+        self.lost = True
+        self.connection._close()  # the transport, and redis-py's record of it (no "unclosed" warning later)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.lost = True
@@ -83,6 +89,7 @@ class _Connections:
             wire = self.idle.get_nowait()
             if not wire.lost:
                 return wire
+            wire.close()
             self.opened -= 1
         if self.opened < MAX_CONNECTIONS:
             self.opened += 1
@@ -98,18 +105,18 @@ class _Connections:
         kwargs = self.pool.connection_kwargs
         connection = self.pool.connection_class(**kwargs)
         await connection.connect()
-        transport = connection._writer.transport  # type: ignore[union-attr]  # the socket redis-py set up
         wire = _Wire(
-            transport,  # type: ignore[arg-type]
+            connection,
             decode=bool(kwargs.get("decode_responses")),
             encoding=kwargs.get("encoding", "utf-8"),
             errors=kwargs.get("encoding_errors", "strict"),
         )
-        transport.set_protocol(wire)  # from here on redis-py's reader is never fed, nor read
+        wire.transport.set_protocol(wire)  # from here on redis-py's reader is never fed, nor read
         return wire
 
     def give_back(self, wire: _Wire) -> None:
         if wire.lost:
+            wire.close()
             self.opened -= 1
         else:
             self.idle.put_nowait(wire)
@@ -169,6 +176,5 @@ class RequestPathScript:
             raise
         finally:
             if not finished:
-                wire.transport.close()  # a reply may still come: it must not be read as the next call's
-                wire.lost = True
+                wire.close()  # a reply may still come: it must not be read as the next call's
             connections.give_back(wire)

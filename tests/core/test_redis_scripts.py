@@ -1,6 +1,7 @@
 """The request path's Lua script runner (apps/core/redis_scripts.py) against the real Redis."""
 
 import asyncio
+import gc
 import socket
 
 import pytest
@@ -108,3 +109,17 @@ async def test_error_replies_raise_what_redis_py_raises():
     with pytest.raises(ResponseError, match="WRONGTYPE"):
         await RequestPathScript("return redis.error_reply('WRONGTYPE not a list')")([], [])
     assert await RequestPathScript(ECHO)(["after"], ["errors"]) == ["after", "errors"]
+
+
+async def test_connections_outlive_a_garbage_collection():
+    # redis-py closes the socket of a Connection object it collects: the wire must keep its Connection alive.
+    script = RequestPathScript(ECHO)
+    await asyncio.gather(*[script(["k"], [str(i)]) for i in range(8)])
+    connections = script._runner()
+    wires = list(connections.idle._queue)  # type: ignore[union-attr]
+    gc.collect()
+    for _ in range(3):
+        await asyncio.sleep(0)  # a closed transport reports connection_lost on the next loop turns
+    assert wires and not any(wire.lost for wire in wires)
+    await asyncio.gather(*[script(["k"], [str(i)]) for i in range(8)])
+    assert set(connections.idle._queue) == set(wires)  # type: ignore[union-attr]  # the same connections, reused
