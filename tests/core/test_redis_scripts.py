@@ -75,13 +75,6 @@ async def test_redis_down_raises_a_connection_error(settings):
         await RequestPathScript(ECHO)(["k"], ["v"])
 
 
-async def test_without_a_redis_server_the_embedded_fake_runs_the_script(settings):
-    settings.REDIS_URL = ""
-    script = RequestPathScript(ECHO)
-    assert await script(["k"], ["v"]) == ["k", "v"]
-    assert not isinstance(script._runner(), redis_scripts._Connections)  # fakeredis runs the registered script
-
-
 async def test_a_reply_larger_than_one_read_arrives_whole():
     big = RequestPathScript("return string.rep(ARGV[1], tonumber(ARGV[2]))")
     reply = await big([], ["ab", 600_000])  # 1.2 MB: many reads of the socket
