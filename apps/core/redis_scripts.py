@@ -34,12 +34,13 @@ ACQUIRE_TIMEOUT = 5  # seconds, as for the shared pool: then the request fails w
 class _Wire(asyncio.Protocol):
     """One connection after redis-py's handshake: one command at a time, its reply handed to the waiting call."""
 
-    def __init__(self, connection: AbstractConnection, decode: bool, encoding: str, errors: str) -> None:
+    def __init__(self, connection: AbstractConnection) -> None:
         # Kept for the wire's lifetime: redis-py closes the socket of a Connection it collects.
         self.connection = connection
         self.transport: asyncio.Transport = connection._writer.transport  # type: ignore[union-attr,assignment]
-        options: dict[str, Any] = {"encoding": encoding, "errors": errors} if decode else {}
-        self.reader = hiredis.Reader(**options)
+        encoder = connection.encoder  # replies decoded as the client's own (decode_responses, encoding)
+        decoding = {"encoding": encoder.encoding, "errors": encoder.encoding_errors} if encoder.decode_responses else {}
+        self.reader = hiredis.Reader(**decoding)
         self.waiter: asyncio.Future[Any] | None = None
         self.lost = False
 
@@ -89,8 +90,7 @@ class _Connections:
             wire = self.idle.get_nowait()
             if not wire.lost:
                 return wire
-            wire.close()
-            self.opened -= 1
+            self._drop(wire)  # Redis closed it while it was idle
         if self.opened < MAX_CONNECTIONS:
             self.opened += 1
             try:
@@ -102,24 +102,21 @@ class _Connections:
             return await self.idle.get()
 
     async def _open(self) -> _Wire:
-        kwargs = self.pool.connection_kwargs
-        connection = self.pool.connection_class(**kwargs)
+        connection = self.pool.connection_class(**self.pool.connection_kwargs)
         await connection.connect()
-        wire = _Wire(
-            connection,
-            decode=bool(kwargs.get("decode_responses")),
-            encoding=kwargs.get("encoding", "utf-8"),
-            errors=kwargs.get("encoding_errors", "strict"),
-        )
+        wire = _Wire(connection)
         wire.transport.set_protocol(wire)  # from here on redis-py's reader is never fed, nor read
         return wire
 
     def give_back(self, wire: _Wire) -> None:
         if wire.lost:
-            wire.close()
-            self.opened -= 1
+            self._drop(wire)
         else:
             self.idle.put_nowait(wire)
+
+    def _drop(self, wire: _Wire) -> None:
+        wire.close()
+        self.opened -= 1
 
 
 class RequestPathScript:
