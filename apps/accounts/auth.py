@@ -14,7 +14,14 @@ from ninja.security import HttpBearer
 
 from apps.accounts import routes
 from apps.accounts.access import Access
-from apps.accounts.authz import global_version_key, known_states, resolve_state, state_key, user_version_key
+from apps.accounts.authz import (
+    UNVERSIONED,
+    global_version_key,
+    known_states,
+    resolve_state,
+    state_key,
+    user_version_key,
+)
 from apps.accounts.models import User
 from apps.accounts.sessions import seen_key, session_key, session_touch
 from apps.accounts.tokens import decode_token
@@ -59,7 +66,7 @@ class AuthContext:
     roles: tuple[tuple[int, str], ...] = ()
     # The global authorization version this request was checked under: bumped by any change to roles or
     # permissions, so it also keys caches of what roles look like (see rbac_selectors.role_list_body).
-    authz_version: str = "0"
+    authz_version: str = UNVERSIONED
     rendered: dict[str, str] = field(default_factory=dict, compare=False, repr=False)  # see AuthzState.rendered
 
     def allows(self, code: str) -> bool:
@@ -101,7 +108,7 @@ async def authenticate_token(token: str, request: HttpRequest | None = None) -> 
         session_id=claims.sid,
         codes=state.codes,
         roles=state.roles,
-        authz_version=global_version or "0",
+        authz_version=global_version or UNVERSIONED,
         rendered=state.rendered,
     )
 

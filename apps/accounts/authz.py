@@ -32,8 +32,16 @@ SNAPSHOT_FIELDS = (
 API_PERMISSION_FILTER = {"content_type__app_label": "accounts", "content_type__model": "apipermission"}
 STATE_TTL = 24 * 3600
 KNOWN_STATES_LIMIT = 10_000  # users whose parsed state one process keeps
+# The global version before any bump, and again after Redis lost its data: what a process derives under it may
+# already be out of date without any version saying so, so nothing derived under it is remembered in-process.
+UNVERSIONED = "0"
 # The auth script's answer in place of the state document: this process's copy carries the current versions.
 STATE_CURRENT = 1
+
+
+def rememberable(authz_version: str) -> bool:
+    """Whether what was derived under this global version may be kept for the requests that follow."""
+    return authz_version != UNVERSIONED
 
 
 def global_version_key() -> str:
@@ -169,7 +177,7 @@ async def resolve_state(
 ) -> AuthzState | None:
     """The state from this process's copy or the cached document when its versions are current, else
     recomputed and cached. `cached` is STATE_CURRENT when Redis vouched for this process's copy."""
-    versions = [global_version or "0", user_version or "0"]
+    versions = [global_version or UNVERSIONED, user_version or UNVERSIONED]
     if cached == STATE_CURRENT and (known := known_states.get(user_id, versions)) is not None:
         return known.state()
     if isinstance(cached, str):

@@ -9,7 +9,7 @@ from django.contrib.auth.models import Permission
 from django.db.models import Prefetch, Q, Subquery
 from django.utils.translation import gettext_lazy as _
 
-from apps.accounts.authz import API_PERMISSION_FILTER
+from apps.accounts.authz import API_PERMISSION_FILTER, rememberable
 from apps.accounts.models import ApiOperation, Role, RoleProfile, TableRowCount, User
 from apps.accounts.schemas import PermissionFilter, RoleFilter, RoleOut, UserFilter
 from apps.core.envelope import render_body
@@ -78,8 +78,7 @@ async def role_list_body(*, filters: RoleFilter, page: PageIn, authz_version: st
     of the request.
     """
     query = json.dumps([filters.search, filters.is_active, page.page, page.size])
-    # "0" is the version before any bump, and again after Redis lost its data: never remembered in-process.
-    remembered = authz_version != "0"
+    remembered = rememberable(authz_version)
     if remembered and (body := _remembered_pages.get(authz_version, query)) is not None:
         return body
     cache_key = key("rbac", "roles", authz_version, hashlib.sha256(query.encode()).hexdigest())

@@ -7,7 +7,7 @@ from django.contrib.auth.models import Permission
 from apps.accounts import routes
 from apps.accounts.access import Access
 from apps.accounts.auth import AuthContext
-from apps.accounts.authz import API_PERMISSION_FILTER
+from apps.accounts.authz import API_PERMISSION_FILTER, rememberable
 from apps.accounts.schemas import UserInfoOut
 from apps.accounts.sessions import sessions_of
 from apps.core.envelope import render_body
@@ -20,7 +20,7 @@ _all_codes: tuple[str, list[str]] = ("", [])
 async def all_api_codes(authz_version: str) -> list[str]:
     global _all_codes
     version, codes = _all_codes
-    if version == authz_version and authz_version != "0":  # "0": no bump seen yet, or Redis lost its data
+    if version == authz_version and rememberable(authz_version):
         return codes
     codes = [c async for c in Permission.objects.filter(**API_PERMISSION_FILTER).values_list("codename", flat=True)]
     _all_codes = (authz_version, codes)
@@ -57,7 +57,7 @@ async def user_info_body(*, context: AuthContext) -> str:
         return body
     # What Ninja would do with the returned dict: validate it against the response schema, then render it.
     body = render_body(UserInfoOut.model_validate(await user_info(context=context)).model_dump())
-    if context.authz_version != "0":  # "0": no bump seen yet, or Redis lost its data (as all_api_codes)
+    if rememberable(context.authz_version):
         context.rendered["user_info"] = body
     return body
 
